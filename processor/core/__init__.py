@@ -1,0 +1,37 @@
+"""The pure core: every number ccpulse reports is decided here.
+
+No I/O, no clock, no framework (enforced by ``processor/core/ruff.toml``). The shell feeds
+events in and turns the returned effects into metrics and derived messages.
+"""
+
+from processor.core.effects import (
+    DuplicateIgnored,
+    Effect,
+    FirstResponded,
+    FirstResponseCorrected,
+    Reopened,
+    Resolved,
+    TicketOpened,
+)
+from processor.core.facts import Fact, FactKind, facts_of
+from processor.core.ticket import TicketState, Transition, derive, fold, fold_all
+from processor.core.ticket_metrics import TicketMetrics
+
+__all__ = [
+    "DuplicateIgnored",
+    "Effect",
+    "Fact",
+    "FactKind",
+    "FirstResponded",
+    "FirstResponseCorrected",
+    "Reopened",
+    "Resolved",
+    "TicketMetrics",
+    "TicketOpened",
+    "TicketState",
+    "Transition",
+    "derive",
+    "facts_of",
+    "fold",
+    "fold_all",
+]

@@ -1,0 +1,253 @@
+"""Per-ticket state: fold events in, derive the ticket's metrics, report what changed.
+
+``fold`` adds an event's facts to the ticket's fact set (a redelivered ``event_id`` is a
+no-op); ``derive`` computes every metric from that set alone. Because the state is a set
+and every metric a function of it, the same events give the same metrics in any arrival
+order and under any number of redeliveries. ``fold`` reports effects by comparing the
+metrics before and after: counts (tickets opened, resolutions, reopens) only ever grow,
+so each is reported exactly once whatever the order.
+
+What this module deliberately does not do: SLA deadlines, repeat contacts, surveys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from processor.core.effects import (
+    DuplicateIgnored,
+    Effect,
+    FirstResponded,
+    FirstResponseCorrected,
+    Reopened,
+    Resolved,
+    TicketOpened,
+)
+from processor.core.facts import ABANDONED, Fact, FactKind, facts_of, micros
+from processor.core.ticket_metrics import TicketMetrics
+from processor.events import Priority, TicketStatus, ticket_key
+
+RESOLVING = frozenset({TicketStatus.SOLVED.value, TicketStatus.CLOSED.value})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketState:
+    ticket_id: str
+    customer: tuple[int, str, str]
+    """(event time, event id, customer id) of the earliest event: the ticket's customer."""
+    facts: Mapping[str, tuple[Fact, ...]]
+    """The facts of every event seen, by ``event_id``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: TicketState
+    before: TicketMetrics | None
+    after: TicketMetrics
+    effects: tuple[Effect, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def fold(state: TicketState | None, event: Any) -> Transition:
+    """Add one event to its ticket's state."""
+    before = derive(state) if state is not None else None
+    if state is not None and event.event_id in state.facts:
+        duplicate = DuplicateIgnored(state.ticket_id, event.type)
+        return Transition(state, before, derive(state), (duplicate,))
+    state = _with_event(state, event)
+    after = derive(state)
+    return Transition(state, before, after, _effects(before, after))
+
+
+def fold_all(state: TicketState | None, events: Iterable[Any]) -> Transition:
+    """Fold a batch of one ticket's events; effects of every step, metrics before and after."""
+    first: Transition | None = None
+    effects: list[Effect] = []
+    last: Transition | None = None
+    for event in events:
+        last = fold(state, event)
+        first = first or last
+        effects.extend(last.effects)
+        state = last.state
+    if first is None or last is None:
+        raise ValueError("fold_all needs at least one event")
+    return Transition(last.state, first.before, last.after, tuple(effects))
+
+
+def _with_event(state: TicketState | None, event: Any) -> TicketState:
+    at = micros(event.occurred_at)
+    customer = (at, event.event_id, event.customer_id)
+    if state is None:
+        return TicketState(ticket_key(event), customer, {event.event_id: facts_of(event)})
+    return TicketState(
+        state.ticket_id,
+        min(state.customer, customer),
+        {**state.facts, event.event_id: facts_of(event)},
+    )
+
+
+@dataclass(slots=True)
+class _Scan:
+    """One pass over a ticket's facts, collecting what the metrics need."""
+
+    created: tuple[int, str, str] | None = None
+    inbound: list[tuple[int, str, str]] = field(default_factory=list)
+    responses: list[int] = field(default_factory=list)
+    touches: dict[str, int] = field(default_factory=dict)
+    """Touch -> its earliest response: a chat session or a call is one touch."""
+    statuses: list[tuple[int, str, str]] = field(default_factory=list)
+    latest: dict[FactKind, tuple[int, str, str]] = field(default_factory=dict)
+    last_at: int = 0
+
+
+def _scan(state: TicketState) -> _Scan:
+    scan = _Scan()
+    for event_id, facts in state.facts.items():
+        for fact in facts:
+            key = (fact.at, event_id, fact.value)
+            scan.last_at = max(scan.last_at, fact.at)
+            match fact.kind:
+                case FactKind.CREATED:
+                    scan.created = key if scan.created is None else min(scan.created, key)
+                case FactKind.INBOUND:
+                    scan.inbound.append(key)
+                case FactKind.RESPONSE:
+                    scan.responses.append(fact.at)
+                    earliest = scan.touches.get(fact.touch, fact.at)
+                    scan.touches[fact.touch] = min(earliest, fact.at)
+                case FactKind.STATUS:
+                    scan.statuses.append(key)
+                case _:
+                    scan.latest[fact.kind] = max(scan.latest.get(fact.kind, key), key)
+    return scan
+
+
+@dataclass(frozen=True, slots=True)
+class _Lifecycle:
+    status: str | None
+    resolved_at: int | None
+    resolved_now: bool
+    abandoned: bool
+    resolutions: int
+    reopens: int
+
+
+def _lifecycle(statuses: list[tuple[int, str, str]]) -> _Lifecycle:
+    """Walk the status changes in event-time order (event id breaks ties)."""
+    status: str | None = None
+    resolved_at: int | None = None
+    resolved_now = False
+    resolutions = reopens = 0
+    for at, _, value in sorted(statuses):
+        if value in RESOLVING:
+            if not resolved_now:
+                resolved_now, resolved_at = True, at
+                resolutions += 1
+        elif value != ABANDONED and resolved_now:
+            resolved_now = False
+            reopens += 1
+        status = value
+    abandoned = status == ABANDONED
+    return _Lifecycle(status, resolved_at, resolved_now, abandoned, resolutions, reopens)
+
+
+def derive(state: TicketState) -> TicketMetrics:
+    """Every metric of a ticket, from its fact set alone."""
+    scan = _scan(state)
+    first_inbound = min(scan.inbound) if scan.inbound else None
+    first_inbound_at = first_inbound[0] if first_inbound else None
+    opened = [moment for moment in (first_inbound_at, scan.created and scan.created[0]) if moment]
+    opened_at = min(opened) if opened else None
+    first_response_at = _first_response(first_inbound_at, scan.responses)
+    life = _lifecycle(scan.statuses)
+    touches = sum(
+        1
+        for at in scan.touches.values()
+        if not life.resolved_now or life.resolved_at is None or at <= life.resolved_at
+    )
+    is_open = opened_at is not None and not life.resolved_now and not life.abandoned
+    return TicketMetrics(
+        ticket_id=state.ticket_id,
+        customer_id=state.customer[2],
+        channel=_channel(scan.created, scan.inbound),
+        priority=_latest(scan.latest, FactKind.PRIORITY) or Priority.NORMAL.value,
+        queue=_latest(scan.latest, FactKind.QUEUE),
+        reason=_latest(scan.latest, FactKind.REASON),
+        status=life.status,
+        opened_at=_moment(opened_at),
+        first_inbound_at=_moment(first_inbound_at),
+        first_response_at=_moment(first_response_at),
+        first_response_seconds=_seconds(first_inbound_at, first_response_at),
+        touches=touches,
+        resolved_at=_moment(life.resolved_at),
+        resolution_seconds=_seconds(first_inbound_at or opened_at, life.resolved_at),
+        resolutions=life.resolutions,
+        reopens=life.reopens,
+        one_touch=(touches == 1 and life.reopens == 0) if life.resolved_now else None,
+        is_open=is_open,
+        awaiting_first_response=is_open and first_inbound_at is not None and not first_response_at,
+        events=len(state.facts),
+        last_event_at=_moment(scan.last_at) or _EPOCH,
+    )
+
+
+def _first_response(first_inbound_at: int | None, responses: list[int]) -> int | None:
+    if first_inbound_at is None:
+        return None
+    after_contact = [at for at in responses if at >= first_inbound_at]
+    return min(after_contact) if after_contact else None
+
+
+def _channel(
+    created: tuple[int, str, str] | None, inbound: list[tuple[int, str, str]]
+) -> str | None:
+    """The channel the helpdesk gave the ticket, else the channel of its first contact."""
+    if created is not None:
+        return created[2]
+    named = [contact for contact in inbound if contact[2]]
+    return min(named)[2] if named else None
+
+
+def _latest(latest: Mapping[FactKind, tuple[int, str, str]], kind: FactKind) -> str | None:
+    found = latest.get(kind)
+    return found[2] if found else None
+
+
+def _moment(at: int | None) -> datetime | None:
+    return None if at is None else _EPOCH + timedelta(microseconds=at)
+
+
+def _seconds(start: int | None, end: int | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start) / 1_000_000
+
+
+def _effects(before: TicketMetrics | None, after: TicketMetrics) -> tuple[Effect, ...]:
+    """What changed, reported once. Nothing is reported for a ticket until it is known: its
+    counts so far are then reported at once, so arrival order cannot change the totals."""
+    if not after.is_known:
+        return ()
+    seen = before if before is not None and before.is_known else None
+    effects: list[Effect] = [] if seen else [TicketOpened(after)]
+    before_frt = seen.first_response_seconds if seen else None
+    if after.first_response_seconds is not None:
+        if before_frt is None:
+            effects.append(FirstResponded(after, after.first_response_seconds))
+        elif before_frt != after.first_response_seconds:
+            effects.append(FirstResponseCorrected(after, before_frt))
+    if after.resolution_seconds is not None:
+        new_resolutions = after.resolutions - (seen.resolutions if seen else 0)
+        effects.extend(
+            Resolved(after, after.resolution_seconds, after.touches) for _ in range(new_resolutions)
+        )
+    new_reopens = after.reopens - (seen.reopens if seen else 0)
+    effects.extend(Reopened(after) for _ in range(new_reopens))
+    return tuple(effects)

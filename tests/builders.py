@@ -1,0 +1,26 @@
+"""Build valid source events tersely: ``event("email.received", minute=3, thread_id="t1")``."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from processor.events import SourceEvent
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(SourceEvent)
+_ids = itertools.count(1)
+
+
+def event(kind: str, *, minute: float = 0, second: float = 0, **fields: Any) -> Any:
+    body: dict[str, Any] = {
+        "type": kind,
+        "event_id": f"e{next(_ids)}",
+        "occurred_at": (T0 + timedelta(minutes=minute, seconds=second)).isoformat(),
+        "customer_id": "cust-1",
+    }
+    body.update(fields)
+    return _ADAPTER.validate_python(body)
