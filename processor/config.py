@@ -88,11 +88,15 @@ class Settings(BaseSettings):
     metrics_host: str = Field(default="127.0.0.1", description="Bind address of /metrics.")
     metrics_port: int = Field(default=9464, ge=0, le=65535, description="0 picks a free port.")
     batch_size: int = Field(default=500, ge=1, description="Events folded per batch.")
-    batch_within_s: float = Field(
-        default=0.05, gt=0, description="Longest wait to fill a batch."
-    )
+    batch_within_s: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch.")
     max_event_bytes: int = Field(
         default=65536, ge=256, description="Larger source messages are dead-lettered."
+    )
+    create_topics: bool = Field(
+        default=True, description="Create missing source and output topics at start."
+    )
+    broker_wait_s: float = Field(
+        default=300.0, gt=0, description="How long a worker waits for the broker at start."
     )
     data_dir: str = Field(default=".ccpulse", description="Faust's local data directory.")
     log_level: str = "INFO"

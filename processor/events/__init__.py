@@ -23,6 +23,7 @@ from processor.events.sources import (
     SOURCE_MODELS,
     SourceEvent,
     SourceKind,
+    source_of,
     ticket_key,
 )
 from processor.events.surveys import (
@@ -78,5 +79,6 @@ __all__ = [
     "TicketReasonSet",
     "TicketStatus",
     "TicketStatusChanged",
+    "source_of",
     "ticket_key",
 ]

@@ -41,6 +41,21 @@ SOURCE_MODELS: dict[SourceKind, Any] = {
 }
 
 
+_SOURCE_OF_PREFIX = {
+    "call": SourceKind.CALLS,
+    "email": SourceKind.EMAILS,
+    "chat": SourceKind.CHATS,
+    "social": SourceKind.SOCIAL,
+    "ticket": SourceKind.TICKETS,
+    "survey": SourceKind.SURVEYS,
+}
+
+
+def source_of(event_type: str) -> SourceKind:
+    """The source system an event type comes from (``call.queued`` -> calls)."""
+    return _SOURCE_OF_PREFIX[event_type.split(".", 1)[0]]
+
+
 def ticket_key(event: Any) -> str:
     """The ticket an event belongs to: its ``ticket_id``, else the source's own id."""
     if event.ticket_id is not None:

@@ -1,0 +1,83 @@
+"""The ``ccpulse`` command: ``worker``, ``demo`` and ``schemas``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from processor.config import KafkaSettings, Settings
+
+
+def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
+    update: dict[str, object] = {}
+    if getattr(args, "broker", None):
+        kafka: KafkaSettings = settings.kafka.model_copy(update={"bootstrap_servers": args.broker})
+        update["kafka"] = kafka
+    if getattr(args, "metrics_port", None) is not None:
+        update["metrics_port"] = args.metrics_port
+    if getattr(args, "metrics_host", None):
+        update["metrics_host"] = args.metrics_host
+    return settings.model_copy(update=update)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccpulse", description="Live contact-center metrics from Kafka."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    worker = commands.add_parser("worker", help="run a processing worker")
+    _kafka_options(worker)
+
+    demo = commands.add_parser(
+        "demo", help="embedded broker + worker + synthetic contact center + live summary"
+    )
+    _kafka_options(demo)
+    demo.add_argument("--rate", type=float, default=4.0, help="new contacts per second")
+    demo.add_argument(
+        "--time-scale",
+        type=float,
+        default=60.0,
+        help="divide agents' realistic delays by this so slow channels show up quickly",
+    )
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+
+    schemas = commands.add_parser("schemas", help="write (or --check) the JSON Schemas")
+    schemas.add_argument("--check", action="store_true", help="fail if committed files are stale")
+    return parser
+
+
+def _kafka_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker", help="bootstrap servers (host:port,...); default: settings")
+    parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--metrics-host", default=None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "schemas":
+        from processor.contracts import main as contracts
+
+        return contracts(["check" if args.check else "write"])
+    settings = _with_overrides(Settings(), args)
+    if args.command == "worker":
+        from processor.shell.worker import run_worker
+
+        run_worker(settings)
+        return 0
+    from processor.demo.runner import run_demo
+
+    return run_demo(
+        settings,
+        external_broker=bool(args.broker),
+        rate=args.rate,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        duration=args.duration,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The Faust application: topics, the ticket table, and the agents that feed the pipeline.
+
+One ingest agent per source topic validates messages and re-keys them by ticket id onto
+an internal routing topic, so every event of a ticket reaches the same partition whatever
+topic it came from. One ticket agent consumes that topic in batches and keeps the
+per-ticket state in a table backed by a changelog topic. Both run with ``concurrency=1``
+and at-least-once delivery: redelivered events are recognised by ``event_id``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+
+from processor.codec import SourceDecoder, decode_state
+from processor.config import Settings
+from processor.core import derive
+from processor.events import SourceKind
+from processor.kafka import faust_broker_options
+from processor.metrics import Metrics
+from processor.open_tickets import OpenTickets
+from processor.shell.pipeline import Message, Pipeline, Topics
+
+RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (as used for the routing topic)."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) -> faust.App:
+    partitions = settings.topics.partitions
+    app = faust.App(
+        settings.app_id,
+        **faust_broker_options(settings.kafka),
+        store="memory://",
+        datadir=settings.data_dir,
+        topic_partitions=partitions,
+        web_enabled=False,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    routed = app.topic(
+        f"{settings.app_id}-ticket-events", partitions=partitions, internal=True, **RAW
+    )
+    tickets = app.Table(
+        "tickets",
+        partitions=partitions,
+        use_partitioner=True,
+        key_serializer="raw",
+        value_serializer="raw",
+        **RAW,
+    )
+    topics = Topics(
+        routed=routed.get_topic_name(),
+        ticket_metrics=settings.topics.ticket_metrics,
+        deadletter=settings.topics.deadletter,
+    )
+    outputs = {
+        topics.routed: routed,
+        topics.ticket_metrics: app.topic(topics.ticket_metrics, **RAW),
+        topics.deadletter: app.topic(topics.deadletter, **RAW),
+    }
+
+    def send(topic: str, key: bytes | None, value: bytes) -> None:
+        # Buffered; Faust flushes the producer before it commits the input offsets.
+        outputs[topic].send_soon(key=key, value=value, force=True)
+
+    pipeline = Pipeline(
+        topics, SourceDecoder(settings.max_event_bytes), metrics, open_tickets, send
+    )
+    for kind in SourceKind:
+        _add_ingest_agent(app, settings, pipeline, kind)
+
+    @app.agent(routed, name="tickets", concurrency=1)
+    async def ticket_agent(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+            pipeline.update_tickets(tickets, (_message(event) for event in events))
+
+    @tickets.on_recover  # type: ignore[misc]
+    async def count_recovered_tickets() -> None:
+        actives = app.assignor.assigned_actives()
+        owned = {tp.partition for tp in actives if tp.topic == topics.routed}
+        open_tickets.replace(
+            (partition, derive(decode_state(value)))
+            for key, value in tickets.data.items()
+            if (partition := partition_of(key, partitions)) in owned
+        )
+
+    @app.on_partitions_revoked.connect  # type: ignore[misc]
+    async def forget_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+        open_tickets.drop_partitions(tp.partition for tp in revoked if tp.topic == topics.routed)
+
+    return app
+
+
+def _add_ingest_agent(
+    app: faust.App, settings: Settings, pipeline: Pipeline, kind: SourceKind
+) -> None:
+    topic = app.topic(settings.topics.source(kind), **RAW)
+
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+            pipeline.ingest(kind, (_message(event) for event in events))
+
+    app.agent(topic, name=f"ingest-{kind.value}", concurrency=1)(ingest)
+
+
+def _message(event: Any) -> Message:
+    message = event.message
+    return Message(message.topic, message.partition, message.offset, message.key, message.value)

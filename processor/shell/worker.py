@@ -1,0 +1,48 @@
+"""``ccpulse worker``: wait for the broker, create topics, serve /metrics, run Faust."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import faust
+from prometheus_client import CollectorRegistry, start_http_server
+
+from processor.config import Settings
+from processor.kafka import ensure_topics, wait_for_broker
+from processor.metrics import Metrics
+from processor.open_tickets import OpenTickets
+from processor.shell.app import create_app
+from processor.shell.highwater import install_highwater_correction
+
+log = logging.getLogger("ccpulse.worker")
+
+
+def topics_to_create(settings: Settings) -> dict[str, int]:
+    """The topics ccpulse reads and writes (Faust creates its internal ones itself)."""
+    names = [*settings.topics.sources(), settings.topics.ticket_metrics, settings.topics.deadletter]
+    return dict.fromkeys(names, settings.topics.partitions)
+
+
+async def prepare(settings: Settings) -> None:
+    await wait_for_broker(settings.kafka, timeout_s=settings.broker_wait_s, log=log)
+    if settings.create_topics:
+        await ensure_topics(settings.kafka, topics_to_create(settings))
+
+
+def run_worker(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    install_highwater_correction()
+    asyncio.run(prepare(settings))
+    registry = CollectorRegistry()
+    open_tickets = OpenTickets()
+    metrics = Metrics(registry, open_tickets, time.time)
+    server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, server.server_port)
+    app = create_app(settings, metrics, open_tickets)
+    faust.Worker(
+        app, loglevel=settings.log_level, redirect_stdouts=False
+    ).execute_from_commandline()

@@ -1,0 +1,172 @@
+"""The processing steps with a dict for the table and a list for the producer (no broker)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from processor.codec import SourceDecoder, decode_state
+from processor.events import SourceKind
+from processor.metrics import Metrics
+from processor.open_tickets import OpenTickets
+from processor.shell.pipeline import Message, Pipeline, Topics
+
+TOPICS = Topics(routed="routed", ticket_metrics="cc.ticket-metrics", deadletter="cc.deadletter")
+NOW = 1_772_442_000.0  # 2026-03-02T09:00:00Z
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.open_tickets = OpenTickets()
+        self.metrics = Metrics(self.registry, self.open_tickets, lambda: NOW + 600)
+        self.sent: list[tuple[str, bytes | None, bytes]] = []
+        self.table: dict[bytes, bytes] = {}
+        self.pipeline = Pipeline(
+            TOPICS,
+            SourceDecoder(max_bytes=4096),
+            self.metrics,
+            self.open_tickets,
+            lambda topic, key, value: self.sent.append((topic, key, value)),
+        )
+        self._offset = 0
+
+    def feed(self, kind: SourceKind, *bodies: dict[str, Any] | bytes) -> None:
+        messages = []
+        for body in bodies:
+            raw = body if isinstance(body, bytes) else orjson.dumps(body)
+            messages.append(Message(f"cc.{kind.value}", 0, self._offset, b"k", raw))
+            self._offset += 1
+        self.pipeline.ingest(kind, messages)
+        routed = [
+            Message("routed", 1, i, key, value)
+            for i, (topic, key, value) in enumerate(self.sent)
+            if topic == "routed"
+        ]
+        self.sent = [sent for sent in self.sent if sent[0] != "routed"]
+        self.pipeline.update_tickets(self.table, routed)
+
+    def on(self, topic: str) -> list[dict[str, Any]]:
+        return [orjson.loads(value) for name, _, value in self.sent if name == topic]
+
+    def value(self, name: str, **labels: str) -> float:
+        found = self.registry.get_sample_value(name, labels)
+        return 0.0 if found is None else found
+
+
+def body(kind: str, second: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "event_id": f"{kind}-{second}-{fields.get('message_id', '')}",
+        "occurred_at": f"2026-03-02T09:{second // 60:02d}:{second % 60:02d}Z",
+        "customer_id": "c1",
+        **fields,
+    }
+
+
+def test_an_email_answered_after_90_seconds_is_observed_and_published() -> None:
+    h = Harness()
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
+    assert (
+        h.value("ccpulse_tickets_awaiting_first_response", channel="email", priority="normal") == 1
+    )
+    assert h.value("ccpulse_oldest_awaiting_first_response_seconds", channel="email") == 600
+    h.feed(SourceKind.EMAILS, body("email.sent", 90, thread_id="t1", message_id="m2"))
+    labels = {"channel": "email", "priority": "normal"}
+    assert h.value("ccpulse_first_response_seconds_count", **labels) == 1
+    assert h.value("ccpulse_first_response_seconds_sum", **labels) == 90
+    assert h.value("ccpulse_tickets_created_total", **labels) == 1
+    assert h.value("ccpulse_tickets_open", **labels) == 1
+    assert h.value("ccpulse_tickets_awaiting_first_response", **labels) == 0
+    assert h.value("ccpulse_events_consumed_total", source="emails", type="email.sent") == 1
+    snapshots = h.on("cc.ticket-metrics")
+    assert [s["first_response_seconds"] for s in snapshots] == [None, 90.0]
+    assert decode_state(h.table[b"t1"]).ticket_id == "t1"
+
+
+def test_a_redelivered_event_is_counted_as_duplicate_and_publishes_nothing() -> None:
+    h = Harness()
+    received = body("email.received", 0, thread_id="t1", message_id="m1")
+    h.feed(SourceKind.EMAILS, received)
+    h.feed(SourceKind.EMAILS, received)
+    assert h.value("ccpulse_events_duplicate_total", source="emails") == 1
+    assert h.value("ccpulse_tickets_created_total", channel="email", priority="normal") == 1
+    assert len(h.on("cc.ticket-metrics")) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "invalid_json"),
+        (b"", "empty"),
+        (b"[1, 2]", "not_an_object"),
+        (orjson.dumps(body("email.exploded", 0, thread_id="t", message_id="m")), "unknown_type"),
+        (orjson.dumps(body("call.queued", 0, call_id="c")), "unknown_type"),
+        (orjson.dumps({**body("email.received", 0, message_id="m")}), "invalid_event"),
+        (
+            orjson.dumps(
+                {
+                    **body("email.received", 0, thread_id="t", message_id="m"),
+                    "occurred_at": "2026-03-02T09:00:00",
+                }
+            ),
+            "naive_timestamp",
+        ),
+        (b"\xff\xfe\x00garbage", "invalid_json"),
+        (b'{"type": "email.received", "pad": "' + b"x" * 5000 + b'"}', "too_large"),
+    ],
+)
+def test_bad_input_goes_to_the_dead_letter_topic_with_a_reason_and_is_counted(
+    raw: bytes, reason: str
+) -> None:
+    h = Harness()
+    h.feed(SourceKind.EMAILS, raw)
+    [letter] = h.on("cc.deadletter")
+    assert letter["reason"] == reason
+    assert letter["detail"]
+    assert base64.b64decode(letter["original"]) == raw
+    assert (letter["topic"], letter["offset"]) == ("cc.emails", 0)
+    assert h.value("ccpulse_events_rejected_total", source="emails", reason=reason) == 1
+    assert h.on("cc.ticket-metrics") == []
+
+
+def test_a_bad_message_does_not_stop_the_good_ones_around_it() -> None:
+    h = Harness()
+    h.feed(
+        SourceKind.CALLS,
+        body("call.queued", 0, call_id="c1"),
+        b"\x00",
+        body("call.answered", 20, call_id="c1", agent_id="a"),
+    )
+    assert h.value("ccpulse_first_response_seconds_sum", channel="phone", priority="normal") == 20
+    assert len(h.on("cc.deadletter")) == 1
+
+
+def test_resolution_touches_and_one_touch_are_recorded_on_resolution() -> None:
+    h = Harness()
+    h.feed(
+        SourceKind.TICKETS,
+        body("ticket.created", 0, ticket_id="T", channel="chat", priority="high"),
+    )
+    h.feed(
+        SourceKind.CHATS, body("chat.message", 30, ticket_id="T", session_id="s", author="agent")
+    )
+    h.feed(SourceKind.TICKETS, body("ticket.status_changed", 300, ticket_id="T", status="solved"))
+    labels = {"channel": "chat", "priority": "high"}
+    assert h.value("ccpulse_resolution_seconds_sum", **labels) == 300
+    assert h.value("ccpulse_touches_per_resolution_sum", **labels) == 1
+    assert h.value("ccpulse_one_touch_resolutions_total", **labels) == 1
+    assert h.value("ccpulse_tickets_resolved_total", **labels) == 1
+    assert h.value("ccpulse_tickets_open", **labels) == 0
+
+
+def test_backlog_gauges_forget_revoked_partitions() -> None:
+    h = Harness()
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
+    assert h.value("ccpulse_tickets_open", channel="email", priority="normal") == 1
+    h.open_tickets.drop_partitions([1])
+    assert h.value("ccpulse_tickets_open", channel="email", priority="normal") == 0
