@@ -100,3 +100,22 @@ class Settings(BaseSettings):
     )
     data_dir: str = Field(default=".ccpulse", description="Faust's local data directory.")
     log_level: str = "INFO"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``CCPULSE_*`` environment that gives a child process exactly these settings."""
+    env: dict[str, str] = {}
+
+    def flatten(prefix: str, model: BaseModel) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            key = f"{prefix}{name.upper()}"
+            if isinstance(value, BaseModel):
+                flatten(f"{key}__", value)
+            elif isinstance(value, SecretStr):
+                env[key] = value.get_secret_value()
+            elif value is not None:
+                env[key] = str(value)
+
+    flatten("CCPULSE_", settings)
+    return env

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -28,6 +28,9 @@ from processor.core import (
 )
 from processor.events import Channel, Priority, source_of
 from processor.open_tickets import OpenTickets
+
+# `_created` series double the exposition and no rule or dashboard reads them.
+disable_created_metrics()
 
 UNKNOWN = "unknown"
 CHANNELS = (*(channel.value for channel in Channel), UNKNOWN)

@@ -48,14 +48,7 @@ def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) 
     routed = app.topic(
         f"{settings.app_id}-ticket-events", partitions=partitions, internal=True, **RAW
     )
-    tickets = app.Table(
-        "tickets",
-        partitions=partitions,
-        use_partitioner=True,
-        key_serializer="raw",
-        value_serializer="raw",
-        **RAW,
-    )
+    tickets = app.Table("tickets", partitions=partitions, use_partitioner=True, **RAW)
     topics = Topics(
         routed=routed.get_topic_name(),
         ticket_metrics=settings.topics.ticket_metrics,

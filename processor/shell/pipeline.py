@@ -112,7 +112,7 @@ class Pipeline:
             transition = fold_all(state, events)
             if transition.state is not state:
                 table[key] = encode_state(transition.state)
-            if transition.changed:
+            if transition.changed and transition.after.is_known:
                 self.send(self.topics.ticket_metrics, key, encode_snapshot(transition.after))
                 self.metrics.snapshots.inc()
             self.metrics.record(transition.effects)

@@ -1,0 +1,150 @@
+"""Drive real ccpulse worker processes against the embedded broker, and read what they emit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from processor.config import Settings, settings_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class WorkerProcess:
+    """A ``ccpulse worker`` subprocess with its own /metrics port and log file."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+
+    def start(self) -> WorkerProcess:
+        env = {**os.environ, **settings_env(self.settings)}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "processor", "worker"], env=env, stdout=log, stderr=log
+        )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310
+            text = response.read().decode()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.scrape().get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def wait_for(
+        self, condition: Callable[[WorkerProcess], bool], timeout: float = 90, what: str = ""
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise AssertionError(f"worker exited:\n{self.log_tail()}")
+            try:
+                if condition(self):
+                    return
+            except OSError as error:  # not serving yet
+                last_error = error
+            time.sleep(0.2)
+        raise AssertionError(
+            f"timed out waiting for {what or condition} ({last_error}):\n{self.log_tail()}"
+        )
+
+
+async def _produce(bootstrap: str, messages: Iterable[tuple[str, bytes | None, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        for topic, key, value in messages:
+            await producer.send(topic, value=value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, messages: Iterable[tuple[str, bytes | None, Any]]) -> None:
+    """Send (topic, key, value) in order; dict values are JSON-encoded."""
+    encoded = [
+        (topic, key, value if isinstance(value, bytes) else orjson.dumps(value))
+        for topic, key, value in messages
+    ]
+    asyncio.run(_produce(bootstrap, encoded))
+
+
+async def _read_all(bootstrap: str, topic: str, partitions: int) -> list[tuple[bytes, bytes]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[tuple[bytes, bytes]] = []
+        idle = 0
+        while idle < 3:
+            batch = await consumer.getmany(timeout_ms=500)
+            idle = 0 if batch else idle + 1
+            for messages in batch.values():
+                records.extend((m.key, m.value) for m in messages)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def read_topic(bootstrap: str, topic: str, partitions: int) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) on a topic (the broker's ListOffsets is unreliable: read until idle)."""
+    return asyncio.run(_read_all(bootstrap, topic, partitions))
+
+
+def last_per_key(records: Iterable[tuple[bytes, bytes]]) -> Mapping[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for key, value in records:
+        latest[key.decode()] = orjson.loads(value)
+    return latest
