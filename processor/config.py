@@ -36,10 +36,15 @@ class KafkaSettings(BaseModel):
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated host:port list."
     )
-    security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    security_protocol: SecurityProtocol = Field(
+        default=SecurityProtocol.PLAINTEXT,
+        description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default PLAIN)."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
     ssl_cafile: str | None = Field(default=None, description="CA bundle to verify the broker.")
     ssl_certfile: str | None = Field(default=None, description="Client certificate (mTLS).")
     ssl_keyfile: str | None = Field(default=None, description="Client key (mTLS).")
@@ -56,14 +61,18 @@ class TopicSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    calls: str = "cc.calls"
-    emails: str = "cc.emails"
-    chats: str = "cc.chats"
-    social: str = "cc.social"
-    tickets: str = "cc.tickets"
-    surveys: str = "cc.surveys"
-    ticket_metrics: str = "cc.ticket-metrics"
-    deadletter: str = "cc.deadletter"
+    calls: str = Field(default="cc.calls", description="Telephony / ACD events.")
+    emails: str = Field(default="cc.emails", description="Mail gateway events.")
+    chats: str = Field(default="cc.chats", description="Chat and SMS conversations.")
+    social: str = Field(default="cc.social", description="Social posts and replies.")
+    tickets: str = Field(default="cc.tickets", description="Helpdesk ticket lifecycle.")
+    surveys: str = Field(default="cc.surveys", description="CSAT / NPS / CES answers.")
+    ticket_metrics: str = Field(
+        default="cc.ticket-metrics", description="Output: ticket metric snapshots."
+    )
+    deadletter: str = Field(
+        default="cc.deadletter", description="Output: rejected input with the reason."
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions of topics ccpulse creates.")
 
     def source(self, kind: SourceKind) -> str:
@@ -99,7 +108,7 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How long a worker waits for the broker at start."
     )
     data_dir: str = Field(default=".ccpulse", description="Faust's local data directory.")
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

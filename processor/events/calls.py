@@ -35,10 +35,14 @@ class CallAbandoned(_Call):
 
 
 class CallEnded(_Call):
+    """The call ended. A bare call (no ``ticket_id``) is resolved by it."""
+
     type: Literal["call.ended"]
 
 
 class CallTransferred(_Call):
+    """The call moved to another queue or agent; the ticket's queue follows it."""
+
     type: Literal["call.transferred"]
     to_queue: Id | None = None
     agent_id: Id | None = None

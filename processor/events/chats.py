@@ -29,6 +29,8 @@ class ChatMessage(_Chat):
 
 
 class ChatEnded(_Chat):
+    """The conversation ended. A bare session (no ``ticket_id``) is resolved by it."""
+
     type: Literal["chat.ended"]
 
 

@@ -15,6 +15,8 @@ class _Survey(Envelope):
 
 
 class CsatAnswered(_Survey):
+    """A customer-satisfaction answer on a 1..``scale`` scale."""
+
     type: Literal["survey.csat_answered"]
     score: int = Field(ge=1, le=10)
     scale: int = Field(default=5, ge=2, le=10, description="Highest score of the scale.")
@@ -27,11 +29,15 @@ class CsatAnswered(_Survey):
 
 
 class NpsAnswered(_Survey):
+    """A net-promoter answer, 0..10."""
+
     type: Literal["survey.nps_answered"]
     score: int = Field(ge=0, le=10)
 
 
 class CesAnswered(_Survey):
+    """A customer-effort answer on a 1..``scale`` scale."""
+
     type: Literal["survey.ces_answered"]
     score: int = Field(ge=1, le=10)
     scale: int = Field(default=7, ge=2, le=10)

@@ -25,6 +25,8 @@ class TicketCreated(_Ticket):
 
 
 class TicketAssigned(_Ticket):
+    """The ticket was given to an agent (and optionally moved to a queue)."""
+
     type: Literal["ticket.assigned"]
     agent_id: Id
     queue: Id | None = None
@@ -38,18 +40,22 @@ class TicketStatusChanged(_Ticket):
 
 
 class TicketPriorityChanged(_Ticket):
+    """The ticket's priority changed; the latest in event time applies."""
+
     type: Literal["ticket.priority_changed"]
     priority: Priority
 
 
 class TicketReasonSet(_Ticket):
+    """The contact reason was set; the latest in event time applies."""
+
     type: Literal["ticket.reason_set"]
     reason: Id
 
 
 class TicketCommented(_Ticket):
-    """A comment in the helpdesk. A public human agent comment is a response and a touch;
-    an internal note (``public`` false) is neither; a customer comment is an inbound contact."""
+    """A helpdesk comment: a public agent comment is a response and a touch, an internal
+    note (``public`` false) is neither, a public customer comment is an inbound contact."""
 
     type: Literal["ticket.commented"]
     author: Author

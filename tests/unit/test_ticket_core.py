@@ -108,7 +108,9 @@ def test_frt_is_recorded_once_and_only_an_earlier_late_event_corrects_it() -> No
     created = event("ticket.created", minute=10, ticket_id="T", channel="email")
     reply = event("email.sent", minute=20, ticket_id="T", thread_id="x", message_id="m")
     later_reply = event("email.sent", minute=25, ticket_id="T", thread_id="x", message_id="n")
-    earlier_contact = event("email.received", minute=4, ticket_id="T", thread_id="x", message_id="o")
+    earlier_contact = event(
+        "email.received", minute=4, ticket_id="T", thread_id="x", message_id="o"
+    )
     step = fold_all(None, [created, reply, later_reply])
     assert step.after.first_response_seconds == 600
     assert [e for e in step.effects if isinstance(e, FirstResponded)][0].seconds == 600
