@@ -188,7 +188,7 @@ def test_a_multichannel_scenario_gives_exact_metrics_and_snapshots(
             lambda w: (
                 w.value("ccpulse_tickets_created_total", channel="social", priority="normal") == 1
                 and w.value("ccpulse_events_consumed_total", source="emails", type="email.sent")
-                == 2
+                == 3
             ),
             what="the first wave",
         )
