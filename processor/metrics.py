@@ -30,7 +30,7 @@ from processor.events import Channel, Priority, source_of
 from processor.open_tickets import OpenTickets
 
 # `_created` series double the exposition and no rule or dashboard reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 UNKNOWN = "unknown"
 CHANNELS = (*(channel.value for channel in Channel), UNKNOWN)

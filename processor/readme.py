@@ -22,7 +22,7 @@ from processor.events import SOURCE_MODELS, SourceKind
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _SECTION = re.compile(
-    r"(<!-- BEGIN GENERATED: (?P<name>[a-z]+) -->\n).*?(\n<!-- END GENERATED: (?P=name) -->)",
+    r"(<!-- BEGIN GENERATED: (?P<name>[a-z]+) -->\n)(?:.*?\n)?(<!-- END GENERATED: (?P=name) -->)",
     re.DOTALL,
 )
 
@@ -45,8 +45,10 @@ def config_reference() -> str:
 
 
 def _defaults() -> dict[str, Any]:
-    return {name: field.get_default(call_default_factory=True)
-            for name, field in Settings.model_fields.items()}
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in Settings.model_fields.items()
+    }
 
 
 def topics_reference(examples: dict[str, dict[str, Any]]) -> str:
@@ -106,15 +108,39 @@ def render(text: str, sections: dict[str, str]) -> str:
         body = sections.get(match.group("name"))
         if body is None:
             return match.group(0)
-        return f"{match.group(1)}{body}{match.group(3)}"
+        return f"{match.group(1)}{body}\n{match.group(3)}"
 
     return _SECTION.sub(replace, text)
+
+
+def snapshot_example(examples: dict[str, dict[str, Any]]) -> str:
+    """The snapshot the example ticket's events give, as published on the output topic."""
+    from pydantic import TypeAdapter
+
+    from processor.codec import encode_snapshot
+    from processor.core import fold_all
+    from processor.events import SourceEvent
+
+    adapter: TypeAdapter[Any] = TypeAdapter(SourceEvent)
+    story = [
+        ("ticket.created", "2026-03-02T09:14:05Z"),
+        ("email.received", "2026-03-02T09:14:05Z"),
+        ("email.sent", "2026-03-02T10:02:45Z"),
+        ("ticket.status_changed", "2026-03-02T16:40:00Z"),
+    ]
+    events = [adapter.validate_python({**examples[kind], "occurred_at": at}) for kind, at in story]
+    snapshot = json.loads(encode_snapshot(fold_all(None, events).after))
+    return "```json\n" + json.dumps(snapshot, indent=2) + "\n```"
 
 
 def sections() -> dict[str, str]:
     from processor.contracts import EXAMPLES
 
-    return {"config": config_reference(), "topics": topics_reference(EXAMPLES)}
+    return {
+        "config": config_reference(),
+        "topics": topics_reference(EXAMPLES),
+        "snapshot": snapshot_example(EXAMPLES),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,8 @@ and at-least-once delivery: redelivered events are recognised by ``event_id``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -28,7 +29,7 @@ RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
 
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (as used for the routing topic)."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) -> faust.App:
@@ -72,10 +73,10 @@ def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) 
 
     @app.agent(routed, name="tickets", concurrency=1)
     async def ticket_agent(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        async for events in _batches(stream, settings):
             pipeline.update_tickets(tickets, (_message(event) for event in events))
 
-    @tickets.on_recover  # type: ignore[misc]
+    @tickets.on_recover
     async def count_recovered_tickets() -> None:
         actives = app.assignor.assigned_actives()
         owned = {tp.partition for tp in actives if tp.topic == topics.routed}
@@ -85,7 +86,7 @@ def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) 
             if (partition := partition_of(key, partitions)) in owned
         )
 
-    @app.on_partitions_revoked.connect  # type: ignore[misc]
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
         open_tickets.drop_partitions(tp.partition for tp in revoked if tp.topic == topics.routed)
 
@@ -98,10 +99,18 @@ def _add_ingest_agent(
     topic = app.topic(settings.topics.source(kind), **RAW)
 
     async def ingest(stream: faust.StreamT[bytes]) -> None:
-        async for events in stream.take_events(settings.batch_size, settings.batch_within_s):
+        async for events in _batches(stream, settings):
             pipeline.ingest(kind, (_message(event) for event in events))
 
     app.agent(topic, name=f"ingest-{kind.value}", concurrency=1)(ingest)
+
+
+def _batches(
+    stream: faust.StreamT[bytes], settings: Settings
+) -> AsyncIterator[Sequence[faust.EventT[bytes]]]:
+    # ``take_events`` lives on the concrete Stream, not on the StreamT interface.
+    concrete = cast(faust.Stream[bytes], stream)
+    return concrete.take_events(settings.batch_size, settings.batch_within_s)
 
 
 def _message(event: Any) -> Message:

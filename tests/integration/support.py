@@ -69,7 +69,7 @@ class WorkerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:
             text = response.read().decode()
         return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value

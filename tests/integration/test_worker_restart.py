@@ -45,8 +45,14 @@ def ticket_events(rng: random.Random, number: int) -> list[dict[str, Any]]:
             **fields,
         }
 
-    events = [ev("ticket.created", 0, channel=rng.choice(["email", "chat", "social"]),
-                 priority=rng.choice(["low", "normal", "high"]))]
+    events = [
+        ev(
+            "ticket.created",
+            0,
+            channel=rng.choice(["email", "chat", "social"]),
+            priority=rng.choice(["low", "normal", "high"]),
+        )
+    ]
     for reply in range(rng.randrange(0, 4)):
         offset = 60.0 * (reply + 1) * rng.randrange(1, 30)
         events.append(ev("email.sent", offset, thread_id=tid, message_id=f"{tid}-{reply}"))
@@ -63,8 +69,15 @@ def test_stops_and_restarts_mid_stream_lose_and_double_count_nothing(
     settings = isolated_settings(broker.bootstrap_servers, tmp_path)
     rng = random.Random(42)
     per_ticket = [ticket_events(rng, n) for n in range(TICKETS)]
-    stream = [(settings.topics.tickets if e["type"].startswith("ticket") else settings.topics.emails,
-               e["ticket_id"].encode(), e) for events in per_ticket for e in events]
+    stream = [
+        (
+            settings.topics.tickets if e["type"].startswith("ticket") else settings.topics.emails,
+            e["ticket_id"].encode(),
+            e,
+        )
+        for events in per_ticket
+        for e in events
+    ]
     rng.shuffle(stream)
     expected = expected_snapshots(per_ticket)
 
@@ -96,8 +109,10 @@ def produce_slowly(settings: Settings, stream: list[Any]) -> None:
 
 def wait_consumed(worker: WorkerProcess, at_least: int) -> None:
     def consumed(w: WorkerProcess) -> bool:
-        return sum(v for (name, _), v in w.scrape().items()
-                   if name == "ccpulse_events_consumed_total") >= at_least
+        return (
+            sum(v for (name, _), v in w.scrape().items() if name == "ccpulse_events_consumed_total")
+            >= at_least
+        )
 
     worker.wait_for(consumed, timeout=120, what=f"{at_least} events consumed")
 

@@ -53,7 +53,7 @@ def ev(kind: str, event_id: str, minute: float, **fields: Any) -> dict[str, Any]
         "type": kind,
         "event_id": event_id,
         "occurred_at": at(minute),
-        "customer_id": "cust-" + event_id.split("-")[0],
+        "customer_id": "cust-" + event_id.split("-", maxsplit=1)[0],
         **fields,
     }
 

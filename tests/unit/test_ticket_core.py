@@ -113,7 +113,7 @@ def test_frt_is_recorded_once_and_only_an_earlier_late_event_corrects_it() -> No
     )
     step = fold_all(None, [created, reply, later_reply])
     assert step.after.first_response_seconds == 600
-    assert [e for e in step.effects if isinstance(e, FirstResponded)][0].seconds == 600
+    assert next(e for e in step.effects if isinstance(e, FirstResponded)).seconds == 600
     corrected = fold_all(step.state, [earlier_contact])
     assert corrected.after.first_response_seconds == 960
     assert [type(e) for e in corrected.effects] == [FirstResponseCorrected]

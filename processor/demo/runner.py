@@ -1,0 +1,112 @@
+"""``ccpulse demo``: everything on one machine, no Docker, no Kafka install.
+
+Starts the embedded broker (unless ``--broker`` names one), creates the topics, starts a
+worker process, and runs the synthetic contact center and the live terminal summary until
+Ctrl-C (or ``--duration``). On the way out it stops the traffic, then the worker, then
+the broker, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from processor.demo.summary import run_summary
+from processor.demo.traffic import run_traffic
+
+from processor.broker import EmbeddedBroker
+from processor.config import KafkaSettings, Settings, settings_env
+from processor.shell.worker import prepare
+
+EMBEDDED_SESSION_TIMEOUT_S = 6.0
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    external_broker: bool,
+    rate: float,
+    time_scale: float,
+    seed: int,
+    duration: float | None,
+) -> int:
+    with contextlib.ExitStack() as stack:
+        if not external_broker:
+            print("starting the embedded Kafka-protocol broker…", flush=True)
+            broker = stack.enter_context(EmbeddedBroker())
+            settings = _on_embedded_broker(settings, broker.bootstrap_servers)
+        print(f"broker: {settings.kafka.bootstrap_servers}", flush=True)
+        asyncio.run(prepare(settings))
+        stack.enter_context(_worker(settings))
+        url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(
+                _live(settings, url, rate=rate, time_scale=time_scale, seed=seed, duration=duration)
+            )
+        print("\nstopping…", flush=True)
+    return 0
+
+
+def _on_embedded_broker(settings: Settings, bootstrap: str) -> Settings:
+    kafka: KafkaSettings = settings.kafka.model_copy(
+        update={"bootstrap_servers": bootstrap, "session_timeout_s": EMBEDDED_SESSION_TIMEOUT_S}
+    )
+    return settings.model_copy(update={"kafka": kafka})
+
+
+@contextlib.contextmanager
+def _worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    log_path = Path(settings.data_dir) / "worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"worker log: {log_path}", flush=True)
+    with log_path.open("ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "processor", "worker"],
+            env={**os.environ, **settings_env(settings)},
+            stdout=log,
+            stderr=log,
+            # Its own process group: Ctrl-C reaches us, and we stop the worker in order.
+            start_new_session=True,
+        )
+    try:
+        yield worker
+    finally:
+        _stop(worker)
+
+
+def _stop(worker: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+async def _live(
+    settings: Settings,
+    url: str,
+    *,
+    rate: float,
+    time_scale: float,
+    seed: int,
+    duration: float | None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    await asyncio.gather(
+        run_traffic(settings, rate=rate, time_scale=time_scale, seed=seed, stop=stop),
+        run_summary(url, stop),
+    )
