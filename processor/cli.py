@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--time-scale",
         type=float,
-        default=60.0,
+        default=120.0,
         help="divide agents' realistic delays by this so slow channels show up quickly",
     )
     demo.add_argument("--seed", type=int, default=7)
