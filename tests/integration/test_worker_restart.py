@@ -22,7 +22,6 @@ from processor.config import Settings
 from processor.core import fold_all
 from processor.events import SourceEvent
 from tests.integration.support import WorkerProcess, last_per_key, produce, read_topic
-from tests.integration.test_worker_scenario import isolated_settings
 
 pytestmark = pytest.mark.integration
 
@@ -64,9 +63,8 @@ def ticket_events(rng: random.Random, number: int) -> list[dict[str, Any]]:
 
 
 def test_stops_and_restarts_mid_stream_lose_and_double_count_nothing(
-    broker: Any, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
-    settings = isolated_settings(broker.bootstrap_servers, tmp_path)
     rng = random.Random(42)
     per_ticket = [ticket_events(rng, n) for n in range(TICKETS)]
     stream = [

@@ -5,40 +5,21 @@ Every expected number below is worked out by hand from the metric semantics.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from processor.config import KafkaSettings, Settings, TopicSettings
+from processor.config import Settings
 from tests.integration.support import (
     WorkerProcess,
-    free_port,
     last_per_key,
     produce,
     read_topic,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def isolated_settings(bootstrap: str, tmp_path: Path) -> Settings:
-    """Settings with topic names and a consumer group no other test shares."""
-    run = uuid.uuid4().hex[:8]
-    names = {
-        field: f"{run}.{value}"
-        for field, value in TopicSettings().model_dump().items()
-        if isinstance(value, str)
-    }
-    return Settings(
-        app_id=f"ccpulse-{run}",
-        kafka=KafkaSettings(bootstrap_servers=bootstrap, session_timeout_s=6),
-        topics=TopicSettings(**names, partitions=4),
-        metrics_port=free_port(),
-        data_dir=str(tmp_path / "data"),
-    )
 
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -176,9 +157,8 @@ def scenario(settings: Settings) -> tuple[list[Any], list[Any]]:
 
 
 def test_a_multichannel_scenario_gives_exact_metrics_and_snapshots(
-    broker: Any, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
-    settings = isolated_settings(broker.bootstrap_servers, tmp_path)
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     try:
         first, second = scenario(settings)
