@@ -1,0 +1,1 @@
+"""The Faust shell: agents, tables and worker process around the pure core."""
