@@ -17,11 +17,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from processor.demo.summary import run_summary
-from processor.demo.traffic import run_traffic
-
 from processor.broker import EmbeddedBroker
 from processor.config import KafkaSettings, Settings, settings_env
+from processor.demo.summary import run_summary
+from processor.demo.traffic import run_traffic
 from processor.shell.worker import prepare
 
 EMBEDDED_SESSION_TIMEOUT_S = 6.0

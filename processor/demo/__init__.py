@@ -1,0 +1,1 @@
+"""The demo: a synthetic contact center, a live terminal summary, and the orchestration."""
