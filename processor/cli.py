@@ -34,25 +34,36 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="embedded broker + worker + synthetic contact center + live summary"
     )
     _kafka_options(demo)
-    demo.add_argument("--rate", type=float, default=4.0, help="new contacts per second")
-    demo.add_argument(
-        "--time-scale",
-        type=float,
-        default=120.0,
-        help="divide agents' realistic delays by this so slow channels show up quickly",
+    _traffic_options(demo)
+
+    traffic = commands.add_parser(
+        "traffic", help="only produce the synthetic contact center's events (a load generator)"
     )
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    _kafka_options(traffic, metrics=False)
+    _traffic_options(traffic)
 
     schemas = commands.add_parser("schemas", help="write (or --check) the JSON Schemas")
     schemas.add_argument("--check", action="store_true", help="fail if committed files are stale")
     return parser
 
 
-def _kafka_options(parser: argparse.ArgumentParser) -> None:
+def _traffic_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate", type=float, default=4.0, help="new contacts per second")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=120.0,
+        help="divide agents' delays beyond 20 s by this so slow channels show up quickly",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+
+
+def _kafka_options(parser: argparse.ArgumentParser, *, metrics: bool = True) -> None:
     parser.add_argument("--broker", help="bootstrap servers (host:port,...); default: settings")
-    parser.add_argument("--metrics-port", type=int, default=None)
-    parser.add_argument("--metrics-host", default=None)
+    if metrics:
+        parser.add_argument("--metrics-port", type=int, default=None, help="/metrics port")
+        parser.add_argument("--metrics-host", default=None, help="/metrics bind address")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_worker(settings)
         return 0
+    if args.command == "traffic":
+        from processor.demo.runner import run_load
+
+        return run_load(
+            settings,
+            rate=args.rate,
+            time_scale=args.time_scale,
+            seed=args.seed,
+            duration=args.duration,
+        )
     from processor.demo.runner import run_demo
 
     return run_demo(

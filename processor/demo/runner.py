@@ -52,6 +52,18 @@ def run_demo(
     return 0
 
 
+def run_load(
+    settings: Settings, *, rate: float, time_scale: float, seed: int, duration: float | None
+) -> int:
+    """Only the synthetic traffic, against the configured broker (a load generator)."""
+    asyncio.run(prepare(settings))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            _live(settings, None, rate=rate, time_scale=time_scale, seed=seed, duration=duration)
+        )
+    return 0
+
+
 def _on_embedded_broker(settings: Settings, bootstrap: str) -> Settings:
     kafka: KafkaSettings = settings.kafka.model_copy(
         update={"bootstrap_servers": bootstrap, "session_timeout_s": EMBEDDED_SESSION_TIMEOUT_S}
@@ -92,7 +104,7 @@ def _stop(worker: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
 
 async def _live(
     settings: Settings,
-    url: str,
+    url: str | None,
     *,
     rate: float,
     time_scale: float,
@@ -105,7 +117,8 @@ async def _live(
         loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
-    await asyncio.gather(
-        run_traffic(settings, rate=rate, time_scale=time_scale, seed=seed, stop=stop),
-        run_summary(url, stop),
-    )
+    traffic = run_traffic(settings, rate=rate, time_scale=time_scale, seed=seed, stop=stop)
+    if url is None:
+        await traffic
+    else:
+        await asyncio.gather(traffic, run_summary(url, stop))
