@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit integration e2e schemas schemas-check clean
+.PHONY: demo test lint unit integration e2e schemas schemas-check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ schemas: $(STAMP)
 
 schemas-check: $(STAMP)
 	$(BIN)/python -m processor.contracts check
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/core_throughput.py
 
 clean:
 	rm -rf $(VENV) .ccpulse .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ Decoding a source message never raises: it returns the event or a ``Rejection`` 
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, get_args
 
@@ -131,7 +131,7 @@ def decode_state(raw: bytes) -> TicketState:
 
 
 def encode_snapshot(metrics: TicketMetrics) -> bytes:
-    return orjson.dumps(asdict(metrics), option=orjson.OPT_UTC_Z)
+    return orjson.dumps(metrics, option=orjson.OPT_UTC_Z)
 
 
 def encode_dead_letter(

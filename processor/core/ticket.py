@@ -57,28 +57,30 @@ class Transition:
 
 def fold(state: TicketState | None, event: Any) -> Transition:
     """Add one event to its ticket's state."""
-    before = derive(state) if state is not None else None
-    if state is not None and event.event_id in state.facts:
-        duplicate = DuplicateIgnored(state.ticket_id, event.type)
-        return Transition(state, before, derive(state), (duplicate,))
-    state = _with_event(state, event)
-    after = derive(state)
-    return Transition(state, before, after, _effects(before, after))
+    return _fold(state, derive(state) if state is not None else None, event)
 
 
 def fold_all(state: TicketState | None, events: Iterable[Any]) -> Transition:
     """Fold a batch of one ticket's events; effects of every step, metrics before and after."""
-    first: Transition | None = None
+    before = metrics = derive(state) if state is not None else None
     effects: list[Effect] = []
     last: Transition | None = None
     for event in events:
-        last = fold(state, event)
-        first = first or last
+        last = _fold(state, metrics, event)
         effects.extend(last.effects)
-        state = last.state
-    if first is None or last is None:
+        state, metrics = last.state, last.after
+    if last is None:
         raise ValueError("fold_all needs at least one event")
-    return Transition(last.state, first.before, last.after, tuple(effects))
+    return Transition(last.state, before, last.after, tuple(effects))
+
+
+def _fold(state: TicketState | None, before: TicketMetrics | None, event: Any) -> Transition:
+    if state is not None and before is not None and event.event_id in state.facts:
+        duplicate = DuplicateIgnored(state.ticket_id, event.type)
+        return Transition(state, before, before, (duplicate,))
+    state = _with_event(state, event)
+    after = derive(state)
+    return Transition(state, before, after, _effects(before, after))
 
 
 def _with_event(state: TicketState | None, event: Any) -> TicketState:
