@@ -146,7 +146,7 @@ class EmbeddedBroker:
             # Own session: a Ctrl-C meant for us must not kill the broker before the
             # workers using it have stopped cleanly.
             start_new_session=True,
-            preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509
+            preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509
         )
         self._wait_until_ready()
 
@@ -185,7 +185,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
     """A ``preexec_fn`` that makes the kernel SIGTERM the child when its parent dies."""
     # Resolved here, before the fork: the child then runs no loader or import code, which
     # is what makes a preexec_fn risky in a process that has other threads.

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from processor.broker import EmbeddedBroker
+from processor.broker import EmbeddedBroker, die_with_parent
 from processor.config import KafkaSettings, Settings, settings_env
 from processor.demo.summary import run_summary
 from processor.demo.traffic import run_traffic
@@ -82,8 +82,10 @@ def _worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
             env={**os.environ, **settings_env(settings)},
             stdout=log,
             stderr=log,
-            # Its own process group: Ctrl-C reaches us, and we stop the worker in order.
+            # Its own process group: Ctrl-C reaches us, and we stop the worker in order;
+            # should we die without stopping it, the kernel stops it for us.
             start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509
         )
     try:
         yield worker
