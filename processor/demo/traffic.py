@@ -8,7 +8,7 @@ events delivered out of order, and a trickle of malformed messages. ``run_traffi
 what the simulation emits to Kafka at the wall-clock time it is due.
 
 Delays are realistic up to twenty seconds; beyond that they are divided by ``time_scale``,
-so an email answered "after an hour and a half" shows up within a minute or two of demo
+so an email answered "after an hour" shows up within a minute of demo
 time while a phone queue still waits seconds.
 """
 
@@ -309,7 +309,7 @@ class ContactCenter:
             self._survey(ended + self._delay(60), base)
 
     def _email(self, at: datetime, customer: str) -> None:
-        replied = at + self._delay(self._lognormal(5400))
+        replied = at + self._delay(self._lognormal(3600))
         # Now and then the helpdesk's webhook lags: the agent's reply reaches Kafka first.
         late = replied + self._delay(5) if self.rng.random() < 0.05 else None
         base = self._ticket(at, customer, "email", due=late)
@@ -415,7 +415,7 @@ class ContactCenter:
         if self.rng.random() < 0.2:
             post(at + self._delay(5), "social.replied", automated=True)
         agent = self._id("agent")
-        replied = at + self._delay(self._lognormal(2700))
+        replied = at + self._delay(self._lognormal(1800))
         post(replied, "social.replied", agent_id=agent)
         if ticketed:
             self._resolve(
