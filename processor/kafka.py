@@ -115,13 +115,18 @@ def _sasl_login(kafka: KafkaSettings) -> tuple[str, str]:
 
 
 async def ensure_topics(
-    kafka: KafkaSettings, topics: Mapping[str, int], *, compacted: Collection[str] = ()
+    kafka: KafkaSettings,
+    topics: Mapping[str, int],
+    *,
+    compacted: Collection[str] = (),
+    exact_partitions: bool = True,
 ) -> None:
     """Create the missing ``topics`` (name -> partitions); existing ones must match.
 
     Replication is ``min(3, brokers in the cluster)``. Topics in ``compacted`` get
     ``cleanup.policy=compact`` when created. Raises ``TopicMismatchError`` naming every
-    existing topic whose partition count differs.
+    existing topic whose partition count differs, unless ``exact_partitions`` is false
+    (for topics that any partition count suits).
     """
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
@@ -133,7 +138,8 @@ async def ensure_topics(
             existing = await _partition_counts(admin, list(topics))
     finally:
         await admin.close()
-    _check_partitions(topics, existing)
+    if exact_partitions:
+        _check_partitions(topics, existing)
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:

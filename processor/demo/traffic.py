@@ -1,11 +1,12 @@
 """A synthetic contact center for the demo and for load.
 
-``ContactCenter`` (seeded, and free of Kafka and clocks: time is passed in) simulates customers contacting the center on every channel (phone 35 %,
-email 25 %, chat 20 %, social 10 %, SMS 10 %) in waves, agents who answer with
-channel-typical delays (sometimes slowly), bot and automated replies, internal notes,
-multi-touch tickets, reopens, customers who come back on another channel, surveys, a few
-events delivered out of order, and a trickle of malformed messages. ``run_traffic`` sends
-what the simulation emits to Kafka at the wall-clock time it is due.
+``ContactCenter`` (seeded, and free of Kafka and clocks: time is passed in) simulates
+customers contacting the center on every channel (phone 35 %, email 25 %, chat 20 %,
+social 10 %, SMS 10 %) in waves, agents who answer with channel-typical delays (sometimes
+slowly), bot and automated replies, internal notes, multi-touch tickets, reopens,
+customers who come back on another channel, surveys, a few events delivered out of
+order, and a trickle of malformed messages. ``run_traffic`` sends what the simulation
+emits to Kafka at the wall-clock time it is due.
 
 Delays are realistic up to twenty seconds; beyond that they are divided by ``time_scale``,
 so an email answered "after an hour" shows up within a minute of demo time while a phone

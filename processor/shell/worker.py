@@ -20,7 +20,11 @@ log = logging.getLogger("ccpulse.worker")
 
 
 def topics_to_create(settings: Settings) -> dict[str, int]:
-    """The topics ccpulse reads and writes (Faust creates its internal ones itself)."""
+    """The topics ccpulse reads and writes (Faust creates its internal ones itself).
+
+    Each source topic has an agent of its own and outputs are keyed, so an existing
+    topic may keep whatever partition count it has.
+    """
     names = [*settings.topics.sources(), settings.topics.ticket_metrics, settings.topics.deadletter]
     return dict.fromkeys(names, settings.topics.partitions)
 
@@ -28,7 +32,7 @@ def topics_to_create(settings: Settings) -> dict[str, int]:
 async def prepare(settings: Settings) -> None:
     await wait_for_broker(settings.kafka, timeout_s=settings.broker_wait_s, log=log)
     if settings.create_topics:
-        await ensure_topics(settings.kafka, topics_to_create(settings))
+        await ensure_topics(settings.kafka, topics_to_create(settings), exact_partitions=False)
 
 
 def run_worker(settings: Settings) -> None:

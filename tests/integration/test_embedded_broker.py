@@ -81,6 +81,16 @@ def test_ensure_topics_refuses_an_existing_topic_with_other_partitions(
         asyncio.run(ensure_topics(settings.kafka, {topic: 8}))
 
 
+def test_ensure_topics_can_accept_existing_topics_of_any_partition_count(
+    settings: Settings,
+) -> None:
+    kept, created = settings.topics.calls, settings.topics.chats
+    asyncio.run(ensure_topics(settings.kafka, {kept: 2}))
+    asyncio.run(ensure_topics(settings.kafka, {kept: 4, created: 4}, exact_partitions=False))
+    with pytest.raises(TopicMismatchError, match=f"'{kept}' has 2 partitions"):
+        asyncio.run(ensure_topics(settings.kafka, {kept: 4, created: 4}))
+
+
 def test_waiting_for_an_absent_broker_times_out_naming_it() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
