@@ -13,13 +13,13 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, get_args
+from typing import Any
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from processor.core import Fact, FactKind, TicketMetrics, TicketState
-from processor.events import SOURCE_MODELS, SourceEvent, SourceKind
+from processor.events import SOURCE_MODELS, SourceEvent, SourceKind, event_models
 
 STATE_VERSION = 1
 
@@ -40,18 +40,13 @@ class Rejection:
     detail: str
 
 
-def _event_types(union: Any) -> frozenset[str]:
-    members = get_args(get_args(union)[0])
-    return frozenset(get_args(model.model_fields["type"].annotation)[0] for model in members)
-
-
 class SourceDecoder:
     """Turns a source topic's message bytes into a validated event (adapters built once)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._adapters = {kind: TypeAdapter(model) for kind, model in SOURCE_MODELS.items()}
-        self._types = {kind: _event_types(model) for kind, model in SOURCE_MODELS.items()}
+        self._types = {kind: frozenset(event_models(kind)) for kind in SourceKind}
 
     def decode(self, kind: SourceKind, raw: bytes | None) -> Any:  # noqa: PLR0911 - a return per reason
         """The event, or a ``Rejection`` saying why not."""

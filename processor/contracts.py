@@ -14,12 +14,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
 from processor.core import TicketMetrics
-from processor.events import SOURCE_MODELS, SourceKind
+from processor.events import SOURCE_MODELS, SourceKind, event_models
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 _AT = "2026-03-02T09:14:05Z"
@@ -136,11 +136,6 @@ class DeadLetter(BaseModel):
     original_text: str | None
 
 
-def event_types(kind: SourceKind) -> list[str]:
-    members = get_args(get_args(SOURCE_MODELS[kind])[0])
-    return sorted(get_args(model.model_fields["type"].annotation)[0] for model in members)
-
-
 def _schema(adapter: TypeAdapter[Any], title: str, description: str) -> dict[str, Any]:
     schema = adapter.json_schema(mode="validation")
     schema.update(
@@ -163,7 +158,7 @@ def contract_files() -> dict[Path, str]:
             f"Events of the {kind.value} source topic (default cc.{kind.value}).",
         )
         files[SCHEMAS / f"{kind.value}.schema.json"] = _dump(schema)
-        lines = [json.dumps(EXAMPLES[t], sort_keys=True) for t in event_types(kind)]
+        lines = [json.dumps(EXAMPLES[t], sort_keys=True) for t in event_models(kind)]
         files[SCHEMAS / "examples" / f"{kind.value}.jsonl"] = "\n".join(lines) + "\n"
     files[SCHEMAS / "ticket-metrics.schema.json"] = _dump(
         _schema(

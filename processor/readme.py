@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from processor.config import Settings
-from processor.events import SOURCE_MODELS, SourceKind
+from processor.events import SourceKind, event_models
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _SECTION = re.compile(
@@ -55,38 +55,17 @@ def topics_reference(examples: dict[str, dict[str, Any]]) -> str:
     parts: list[str] = []
     topics = Settings.model_construct(**_defaults()).topics
     for kind in SourceKind:
-        types = sorted(_event_types(kind))
+        models = event_models(kind)
         parts.append(f"### `{topics.source(kind)}` ({kind.value})\n")
         parts.append(f"Schema: `schemas/{kind.value}.schema.json`. Event types:\n")
-        for event_type in types:
-            model = _model_of(kind, event_type)
+        for event_type, model in models.items():
             fields = ", ".join(_field_names(model))
             parts.append(f"- `{event_type}` ({fields}) — {_first_line(model.__doc__)}")
-        example = next((examples[t] for t in types if t in examples), None)
+        example = next((examples[t] for t in models if t in examples), None)
         if example is not None:
             parts.append("\nExample:\n\n```json\n" + json.dumps(example, indent=None) + "\n```")
         parts.append("")
     return "\n".join(parts).rstrip()
-
-
-def _members(kind: SourceKind) -> tuple[type[BaseModel], ...]:
-    from typing import get_args
-
-    return get_args(get_args(SOURCE_MODELS[kind])[0])
-
-
-def _event_types(kind: SourceKind) -> set[str]:
-    from typing import get_args
-
-    return {get_args(m.model_fields["type"].annotation)[0] for m in _members(kind)}
-
-
-def _model_of(kind: SourceKind, event_type: str) -> type[BaseModel]:
-    from typing import get_args
-
-    return next(
-        m for m in _members(kind) if get_args(m.model_fields["type"].annotation)[0] == event_type
-    )
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:

@@ -23,6 +23,7 @@ from processor.events.sources import (
     SOURCE_MODELS,
     SourceEvent,
     SourceKind,
+    event_models,
     source_of,
     ticket_key,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "TicketReasonSet",
     "TicketStatus",
     "TicketStatusChanged",
+    "event_models",
     "source_of",
     "ticket_key",
 ]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from processor.events.calls import CallEvent
 from processor.events.chats import ChatEvent
@@ -39,6 +39,13 @@ SOURCE_MODELS: dict[SourceKind, Any] = {
     SourceKind.TICKETS: TicketEvent,
     SourceKind.SURVEYS: SurveyEvent,
 }
+
+
+def event_models(kind: SourceKind) -> dict[str, type[BaseModel]]:
+    """The event types a source topic may carry, sorted, with their models."""
+    members: tuple[type[BaseModel], ...] = get_args(get_args(SOURCE_MODELS[kind])[0])
+    by_type = {get_args(model.model_fields["type"].annotation)[0]: model for model in members}
+    return dict(sorted(by_type.items()))
 
 
 _SOURCE_OF_PREFIX = {

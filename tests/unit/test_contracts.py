@@ -10,8 +10,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from processor import readme
-from processor.contracts import EXAMPLES, SCHEMAS, contract_files, event_types
-from processor.events import SOURCE_MODELS, SourceKind
+from processor.contracts import EXAMPLES, SCHEMAS, contract_files
+from processor.events import SOURCE_MODELS, SourceKind, event_models
 
 
 def test_committed_schemas_and_examples_equal_what_the_code_generates() -> None:
@@ -30,7 +30,7 @@ def test_every_event_type_has_an_example_valid_for_its_model_and_its_json_schema
 ) -> None:
     schema = json.loads((SCHEMAS / f"{kind.value}.schema.json").read_text())
     adapter: TypeAdapter[Any] = TypeAdapter(SOURCE_MODELS[kind])
-    for event_type in event_types(kind):
+    for event_type in event_models(kind):
         example = EXAMPLES[event_type]
         adapter.validate_python(example)
         jsonschema.validate(example, schema)
