@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry
 
 from processor.codec import SourceDecoder
-from processor.demo.traffic import ContactCenter
+from processor.demo.simulation import ContactCenter
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
 from processor.shell.pipeline import Message, Pipeline, Topics

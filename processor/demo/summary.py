@@ -1,37 +1,72 @@
 """The demo's live terminal summary, read from the worker's ``/metrics`` like any scraper.
 
-``parse`` turns the exposition text into a small view, ``summarize`` computes what a team
-lead glances at (FRT p50/p90 per channel, backlog, oldest waiting, events/s, rejects) and
-``render`` lays it out. It interpolates quantiles inside histogram buckets the way
-PromQL's ``histogram_quantile`` does. It deliberately keeps no history beyond the
-previous scrape.
+``parse`` turns the exposition text into a small view summed over priorities (and over
+workers, should several share one endpoint's registry), ``summarize`` computes what a team
+lead glances at (FRT p50/p90 per channel, first responses, tickets created and resolved,
+backlog, awaiting first response, oldest waiting, events/s, rejects, duplicates) and
+``render`` lays it out for a terminal width. Quantiles interpolate inside histogram
+buckets the way PromQL's ``histogram_quantile`` does, so the figures match Grafana's.
+
+It deliberately keeps no history beyond the previous scrape (events/s is the counter
+delta between two refreshes) and is no substitute for Prometheus: it reads one endpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import math
+import shutil
 import sys
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from prometheus_client.parser import text_string_to_metric_families
 
-CHANNELS = ("phone", "email", "chat", "sms", "social", "web")
+from processor.events import Channel
+
+# The channels the demo's contact center uses always get a line; others when they appear.
+SHOWN_CHANNELS = (Channel.PHONE, Channel.EMAIL, Channel.CHAT, Channel.SOCIAL, Channel.SMS)
+CHANNEL_ORDER = (*(channel.value for channel in Channel), "unknown")
+WAITING = "waiting for the worker…"
+_CLEAR = "\x1b[H\x1b[2J"
+
+# Per-channel sums of the worker's series: exposition sample name -> MetricsView field.
+_SUMMED = {
+    "ccpulse_first_response_seconds_count": "responses",
+    "ccpulse_tickets_created_total": "created",
+    "ccpulse_tickets_resolved_total": "resolved",
+    "ccpulse_tickets_open": "open",
+    "ccpulse_tickets_awaiting_first_response": "awaiting",
+}
+_TOTALS = {
+    "ccpulse_events_consumed_total": "consumed",
+    "ccpulse_events_rejected_total": "rejected",
+    "ccpulse_events_duplicate_total": "duplicates",
+}
+_FRT_BUCKET = "ccpulse_first_response_seconds_bucket"
+_OLDEST = "ccpulse_oldest_awaiting_first_response_seconds"
+
+Buckets = tuple[tuple[float, float], ...]
+"""Cumulative histogram buckets: (upper bound, count), ascending, ending with +Inf."""
 
 
 @dataclass(frozen=True, slots=True)
 class MetricsView:
-    """The figures of one scrape, summed over priorities."""
+    """The figures of one scrape, per channel summed over priorities."""
 
-    frt_buckets: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    frt_count: dict[str, float] = field(default_factory=dict)
-    open: dict[str, float] = field(default_factory=dict)
-    awaiting: dict[str, float] = field(default_factory=dict)
-    oldest: dict[str, float] = field(default_factory=dict)
+    frt_buckets: Mapping[str, Buckets] = field(default_factory=dict)
+    responses: Mapping[str, float] = field(default_factory=dict)
+    created: Mapping[str, float] = field(default_factory=dict)
+    resolved: Mapping[str, float] = field(default_factory=dict)
+    open: Mapping[str, float] = field(default_factory=dict)
+    awaiting: Mapping[str, float] = field(default_factory=dict)
+    oldest: Mapping[str, float] = field(default_factory=dict)
     consumed: float = 0.0
     rejected: float = 0.0
     duplicates: float = 0.0
@@ -43,6 +78,8 @@ class ChannelLine:
     p50: float | None
     p90: float | None
     responses: float
+    created: float
+    resolved: float
     open: float
     awaiting: float
     oldest: float
@@ -50,142 +87,191 @@ class ChannelLine:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    channels: list[ChannelLine]
+    channels: tuple[ChannelLine, ...]
     events_per_s: float | None
+    """``None`` until two scrapes are known."""
     consumed: float
     rejected: float
     duplicates: float
 
 
 def parse(text: str) -> MetricsView:
-    buckets: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-    view = MetricsView()
-    per_channel = {
-        "ccpulse_first_response_seconds_count": view.frt_count,
-        "ccpulse_tickets_open": view.open,
-        "ccpulse_tickets_awaiting_first_response": view.awaiting,
-    }
-    totals = {
-        "ccpulse_events_consumed_total": 0.0,
-        "ccpulse_events_rejected_total": 0.0,
-        "ccpulse_events_duplicate_total": 0.0,
-    }
+    """The view of one exposition text; samples the summary does not use are ignored."""
+    buckets: defaultdict[str, defaultdict[float, float]] = defaultdict(lambda: defaultdict(float))
+    summed: dict[str, defaultdict[str, float]] = {name: defaultdict(float) for name in _SUMMED}
+    oldest: dict[str, float] = {}
+    totals = dict.fromkeys(_TOTALS, 0.0)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             channel = sample.labels.get("channel", "")
-            if sample.name == "ccpulse_first_response_seconds_bucket":
+            if sample.name == _FRT_BUCKET:
                 buckets[channel][float(sample.labels["le"])] += sample.value
-            elif sample.name in per_channel:
-                target = per_channel[sample.name]
-                target[channel] = target.get(channel, 0.0) + sample.value
-            elif sample.name == "ccpulse_oldest_awaiting_first_response_seconds":
-                view.oldest[channel] = max(view.oldest.get(channel, 0.0), sample.value)
+            elif sample.name in summed:
+                summed[sample.name][channel] += sample.value
+            elif sample.name == _OLDEST:
+                # The oldest waiting ticket is the oldest on any worker: a max, not a sum.
+                oldest[channel] = max(oldest.get(channel, 0.0), sample.value)
             elif sample.name in totals:
                 totals[sample.name] += sample.value
-    view.frt_buckets.update({ch: sorted(by_le.items()) for ch, by_le in buckets.items()})
+    by_field = {_SUMMED[name]: dict(values) for name, values in summed.items()}
+    total = {_TOTALS[name]: value for name, value in totals.items()}
     return MetricsView(
-        frt_buckets=view.frt_buckets,
-        frt_count=view.frt_count,
-        open=view.open,
-        awaiting=view.awaiting,
-        oldest=view.oldest,
-        consumed=totals["ccpulse_events_consumed_total"],
-        rejected=totals["ccpulse_events_rejected_total"],
-        duplicates=totals["ccpulse_events_duplicate_total"],
+        frt_buckets={channel: tuple(sorted(by_le.items())) for channel, by_le in buckets.items()},
+        responses=by_field["responses"],
+        created=by_field["created"],
+        resolved=by_field["resolved"],
+        open=by_field["open"],
+        awaiting=by_field["awaiting"],
+        oldest=oldest,
+        consumed=total["consumed"],
+        rejected=total["rejected"],
+        duplicates=total["duplicates"],
     )
 
 
-def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
-    """Like PromQL ``histogram_quantile``: linear interpolation inside the bucket."""
-    if not buckets or buckets[-1][1] <= 0:
+def quantile(q: float, buckets: Buckets) -> float | None:
+    """PromQL's ``histogram_quantile``: linear interpolation inside the bucket holding the
+    rank, the lowest bucket starting at 0, and the highest finite bound for ranks in +Inf.
+    ``None`` without observations."""
+    if len(buckets) < 2 or buckets[-1][1] <= 0 or math.isnan(q):
         return None
     rank = q * buckets[-1][1]
     lower_bound, lower_count = 0.0, 0.0
-    for upper_bound, count in buckets:
+    for upper_bound, count in buckets[:-1]:
         if count >= rank:
-            if upper_bound == float("inf"):
-                return lower_bound
-            share = (rank - lower_count) / (count - lower_count) if count > lower_count else 0
-            return lower_bound + (upper_bound - lower_bound) * share
+            if count == lower_count:
+                return upper_bound
+            return lower_bound + (upper_bound - lower_bound) * (rank - lower_count) / (
+                count - lower_count
+            )
         lower_bound, lower_count = upper_bound, count
-    return lower_bound
+    return buckets[-2][0]
 
 
 def summarize(current: MetricsView, previous: MetricsView | None, elapsed_s: float) -> Summary:
-    lines = [
-        ChannelLine(
-            channel=channel,
-            p50=quantile(0.5, current.frt_buckets.get(channel, [])),
-            p90=quantile(0.9, current.frt_buckets.get(channel, [])),
-            responses=current.frt_count.get(channel, 0.0),
-            open=current.open.get(channel, 0.0),
-            awaiting=current.awaiting.get(channel, 0.0),
-            oldest=current.oldest.get(channel, 0.0),
-        )
-        for channel in CHANNELS
-    ]
+    """What the screen shows, from this scrape and (for rates) the previous one."""
+    lines = tuple(_channel_line(current, channel) for channel in _channels(current))
     rate = None
     if previous is not None and elapsed_s > 0:
+        # A restarted worker starts its counters at zero again: no negative rate.
         rate = max(0.0, current.consumed - previous.consumed) / elapsed_s
     return Summary(lines, rate, current.consumed, current.rejected, current.duplicates)
 
 
+def _channels(view: MetricsView) -> list[str]:
+    seen = {*view.frt_buckets, *view.created, *view.open, *view.oldest}
+    shown = {channel.value for channel in SHOWN_CHANNELS}
+    busy = {channel for channel in seen if _has_figures(view, channel)}
+    return [channel for channel in CHANNEL_ORDER if channel in shown | busy]
+
+
+def _has_figures(view: MetricsView, channel: str) -> bool:
+    figures = (view.created, view.responses, view.open, view.oldest)
+    return any(figure.get(channel, 0.0) > 0 for figure in figures)
+
+
+def _channel_line(view: MetricsView, channel: str) -> ChannelLine:
+    buckets = view.frt_buckets.get(channel, ())
+    return ChannelLine(
+        channel=channel,
+        p50=quantile(0.5, buckets),
+        p90=quantile(0.9, buckets),
+        responses=view.responses.get(channel, 0.0),
+        created=view.created.get(channel, 0.0),
+        resolved=view.resolved.get(channel, 0.0),
+        open=view.open.get(channel, 0.0),
+        awaiting=view.awaiting.get(channel, 0.0),
+        oldest=view.oldest.get(channel, 0.0),
+    )
+
+
 def human(seconds: float | None) -> str:
+    """A duration as a person reads it: 42s, 7m, 3.1h, 2.5d; a dash when unknown."""
     if seconds is None:
         return "—"
     if seconds < 120:
         return f"{seconds:.0f}s"
     if seconds < 7200:
         return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
+    if seconds < 172_800:
         return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
+    return f"{seconds / 86_400:.1f}d"
 
 
-def render(summary: Summary) -> str:
-    rate = "—" if summary.events_per_s is None else f"{summary.events_per_s:,.0f}"
+_HEADER = ("channel", "FRT p50", "FRT p90", "answered", "created", "resolved", "backlog",
+           "awaiting", "oldest")  # fmt: skip
+_WIDTHS = (8, 8, 8, 9, 8, 9, 8, 9, 8)
+
+
+def render(summary: Summary, width: int = 80) -> str:
+    """The screen as text, every line cut to ``width`` columns."""
+    rate = "—" if summary.events_per_s is None else f"{summary.events_per_s:,.1f}"
     rows = [
         "ccpulse — live contact-center metrics (Ctrl-C to stop)",
         "",
-        f"{'channel':<8} {'FRT p50':>8} {'FRT p90':>8} {'answered':>9} {'backlog':>8} "
-        f"{'awaiting':>9} {'oldest waiting':>15}",
-    ]
-    rows.extend(
-        f"{line.channel:<8} {human(line.p50):>8} {human(line.p90):>8} {line.responses:>9,.0f} "
-        f"{line.open:>8,.0f} {line.awaiting:>9,.0f} {human(line.oldest or None):>15}"
-        for line in summary.channels
-    )
-    rows += [
+        _row(_HEADER),
+        *(_row(_cells(line)) for line in summary.channels),
         "",
         f"events/s {rate}   consumed {summary.consumed:,.0f}   "
         f"rejected {summary.rejected:,.0f}   duplicates {summary.duplicates:,.0f}",
     ]
-    return "\n".join(rows)
+    return "\n".join(row[:width].rstrip() for row in rows)
+
+
+def _cells(line: ChannelLine) -> tuple[str, ...]:
+    counts = (line.responses, line.created, line.resolved, line.open, line.awaiting)
+    return (
+        line.channel,
+        human(line.p50),
+        human(line.p90),
+        *(f"{count:,.0f}" for count in counts),
+        human(line.oldest) if line.oldest > 0 else "—",
+    )
+
+
+def _row(cells: tuple[str, ...]) -> str:
+    first, *rest = cells
+    return f"{first:<{_WIDTHS[0]}}" + "".join(
+        f"{cell:>{width}}" for cell, width in zip(rest, _WIDTHS[1:], strict=True)
+    )
 
 
 def _fetch(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own endpoint
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - the worker's endpoint
         return str(response.read().decode())
 
 
 async def run_summary(
     url: str, stop: asyncio.Event, interval_s: float = 2.0, out: TextIO = sys.stdout
 ) -> None:
-    """Refresh the summary every ``interval_s`` until ``stop`` is set."""
+    """Refresh the summary on ``out`` every ``interval_s`` until ``stop`` is set.
+
+    On a terminal each refresh redraws the screen; otherwise each is appended as plain
+    text. An endpoint that is not up (yet) shows a waiting line instead of failing.
+    """
+    tty = out.isatty()
     previous: tuple[MetricsView, float] | None = None
-    clear = "\x1b[H\x1b[2J" if out.isatty() else ""
     while not stop.is_set():
-        try:
-            text = await asyncio.to_thread(_fetch, url)
-        except OSError:
-            out.write(f"{clear}waiting for the worker at {url} …\n")
-        else:
-            now = time.monotonic()
-            view = parse(text)
-            elapsed = now - previous[1] if previous else 0.0
-            summary = summarize(view, previous[0] if previous else None, elapsed)
-            out.write(f"{clear}{render(summary)}\n{'' if clear else '-' * 72}\n")
-            previous = (view, now)
+        screen, previous = await _refresh(url, previous)
+        width = shutil.get_terminal_size().columns if tty else 100
+        text = render(screen, width) if isinstance(screen, Summary) else screen
+        # A terminal redraws in place; a log or pipe gets one block per refresh.
+        out.write(f"{_CLEAR}{text}\n" if tty else f"{text}\n{'-' * 72}\n")
         out.flush()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval_s)
+
+
+async def _refresh(
+    url: str, previous: tuple[MetricsView, float] | None
+) -> tuple[Summary | str, tuple[MetricsView, float] | None]:
+    """The new summary (or the waiting line) and the scrape to compute rates against."""
+    try:
+        text = await asyncio.to_thread(_fetch, url)
+        view = parse(text)
+    except (OSError, http.client.HTTPException, ValueError):
+        # Not started yet, restarting, or cut off mid-answer: try again next refresh.
+        return f"{WAITING} ({url})", previous
+    now = time.monotonic()
+    before, elapsed = (previous[0], now - previous[1]) if previous else (None, 0.0)
+    return summarize(view, before, elapsed), (view, now)
