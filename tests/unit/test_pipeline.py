@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from processor.codec import SourceDecoder, decode_state
@@ -170,3 +172,62 @@ def test_backlog_gauges_forget_revoked_partitions() -> None:
     assert h.value("ccpulse_tickets_open", channel="email", priority="normal") == 1
     h.open_tickets.drop_partitions([1])
     assert h.value("ccpulse_tickets_open", channel="email", priority="normal") == 0
+
+
+# -- order and batching do not change the outcome ------------------------------------
+
+SCENARIO = [
+    body("ticket.created", 0, ticket_id="T", channel="email", priority="high"),
+    body("email.received", 1, ticket_id="T", thread_id="t", message_id="m1"),
+    body("email.sent", 2, ticket_id="T", thread_id="t", message_id="m2", automated=True),
+    body("email.sent", 90, ticket_id="T", thread_id="t", message_id="m3"),
+    body("ticket.status_changed", 300, ticket_id="T", status="solved"),
+    body("ticket.status_changed", 400, ticket_id="T", status="open"),
+    body("call.outbound", 500, ticket_id="T", call_id="c", agent_id="a"),
+    body("ticket.status_changed", 600, ticket_id="T", status="solved"),
+    body("call.queued", 0, call_id="c2"),
+    body("call.answered", 12, call_id="c2", agent_id="a"),
+    body("call.ended", 200, call_id="c2"),
+]
+COUNTERS = (
+    "ccpulse_tickets_created_total",
+    "ccpulse_tickets_resolved_total",
+    "ccpulse_ticket_reopens_total",
+    "ccpulse_first_response_seconds_count",
+    "ccpulse_tickets_open",
+)
+
+
+def outcome(batches: list[list[dict[str, Any]]]) -> tuple[Any, ...]:
+    h = Harness()
+    for batch in batches:
+        routed = [
+            Message("routed", 0, i, (e.get("ticket_id") or e["call_id"]).encode(), orjson.dumps(e))
+            for i, e in enumerate(batch)
+        ]
+        h.pipeline.update_tickets(h.table, routed)
+    last = {s["ticket_id"]: s for s in h.on("cc.ticket-metrics")}
+    totals = tuple(
+        sum(v.value for metric in h.registry.collect() for v in metric.samples if v.name == name)
+        for name in COUNTERS
+    )
+    return last, totals
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.permutations(SCENARIO),
+    st.lists(st.sampled_from(SCENARIO), max_size=6),
+    st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=12),
+)
+def test_any_order_batching_and_redelivery_give_the_same_snapshots_and_totals(
+    order: list[dict[str, Any]], redelivered: list[dict[str, Any]], sizes: list[int]
+) -> None:
+    stream = [*order, *redelivered]
+    batches, start = [], 0
+    for size in sizes * len(stream):
+        if start >= len(stream):
+            break
+        batches.append(stream[start : start + size])
+        start += size
+    assert outcome(batches) == outcome([SCENARIO])
