@@ -1,37 +1,49 @@
 """The published contracts, generated from the code: JSON Schemas and example messages.
 
-``schemas/<source>.schema.json`` for each source topic, ``schemas/ticket-metrics.schema.json``
-and ``schemas/deadletter.schema.json`` for the derived topics, and
-``schemas/examples/<source>.jsonl`` with one example message per event type. Files are
-written with sorted keys so regeneration is byte-identical; ``check`` fails when the
-committed files differ from the code. The README's reference sections are kept in step
-by the same command.
+Writes ``schemas/<name>.schema.json`` for every entry of ``CONTRACTS`` (the six source
+topics and the derived topics) and ``schemas/examples/<source>.jsonl`` with one example
+message per source event type. Output is JSON with sorted keys, 2-space indent and a
+trailing newline, so regenerating from unchanged code is byte-identical and a diff in
+review is a real contract change. ``check`` fails, naming the file, when a committed file
+differs from the code, is missing, or is no longer generated; ``write`` makes them equal.
+The README's generated reference sections are kept in step by the same two commands.
+
+It deliberately publishes nothing (no schema registry, no versioning): the files
+committed next to the code are the contract downstream teams build against.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
+from processor import readme
+from processor.codec import RejectReason
+from processor.config import TopicSettings
 from processor.core import TicketMetrics
 from processor.events import SOURCE_MODELS, SourceKind, event_models
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _AT = "2026-03-02T09:14:05Z"
 _ENVELOPE = {"occurred_at": _AT, "customer_id": "cust-48213"}
 
 
-def _example(event_type: str, event_id: str, **fields: Any) -> dict[str, Any]:
+def _example(event_type: str, event_id: str, **fields: object) -> dict[str, object]:
     return {"type": event_type, "event_id": event_id, **_ENVELOPE, **fields}
 
 
-EXAMPLES: dict[str, dict[str, Any]] = {
-    example["type"]: example
+# One customer's contacts, so the examples read as one story (ticket ZD-120934 spans email,
+# phone and a survey); the README's worked snapshot is folded from these same messages.
+EXAMPLES: dict[str, dict[str, object]] = {
+    str(example["type"]): example
     for example in [
         _example("call.queued", "acd-91c2-1", call_id="call-7731", queue="billing"),
         _example("call.answered", "acd-91c2-2", call_id="call-7731", agent_id="agent-17"),
@@ -126,50 +138,77 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 class DeadLetter(BaseModel):
     """A message on the dead-letter topic: why, where from, and the original bytes."""
 
-    reason: str
-    detail: str
+    reason: RejectReason = Field(description="Why the message was rejected (a closed set).")
+    detail: str = Field(description="What was wrong, for a human.")
+    topic: str = Field(description="Topic the original message was read from.")
+    partition: int = Field(description="Partition of the original message.")
+    offset: int = Field(description="Offset of the original message.")
+    key: str | None = Field(description="The original key, base64; null when it had none.")
+    original: str = Field(description="The original value, base64.")
+    original_text: str | None = Field(
+        description="The original value as text (first 2000 characters); null if not UTF-8."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """The message values of one topic: ``model`` is anything pydantic can adapt."""
+
     topic: str
-    partition: int
-    offset: int
-    key: str | None
-    original: str
-    original_text: str | None
+    model: Any
+    summary: str
+
+    def json_schema(self) -> dict[str, Any]:
+        adapter = self.model if isinstance(self.model, TypeAdapter) else TypeAdapter(self.model)
+        schema: dict[str, Any] = adapter.json_schema(mode="validation")
+        schema.update(
+            {
+                "$schema": _DIALECT,
+                # A URN rather than a URL: the files are not served anywhere, yet validators
+                # need an absolute base to resolve the "#/$defs/..." references against.
+                "$id": f"urn:ccpulse:topic:{self.topic}",
+                "title": f"{self.topic} message value",
+                "description": f"{self.summary} Topic {self.topic} (default name; configurable).",
+            }
+        )
+        return schema
 
 
-def _schema(adapter: TypeAdapter[Any], title: str, description: str) -> dict[str, Any]:
-    schema = adapter.json_schema(mode="validation")
-    schema.update(
-        {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": title,
-            "description": description,
-        }
-    )
-    return schema
+_TOPICS = TopicSettings()
+
+# Adding a topic's contract is one entry here; the file name is the key.
+CONTRACTS: dict[str, Contract] = {
+    **{
+        kind.value: Contract(
+            _TOPICS.source(kind),
+            SOURCE_MODELS[kind],
+            f"{TopicSettings.model_fields[kind.value].description} One JSON object per "
+            "message, discriminated by `type`; unknown fields are ignored.",
+        )
+        for kind in SourceKind
+    },
+    "ticket-metrics": Contract(
+        _TOPICS.ticket_metrics,
+        TicketMetrics,
+        "A ticket's metrics whenever they change, keyed by ticket id.",
+    ),
+    "deadletter": Contract(
+        _TOPICS.deadletter,
+        DeadLetter,
+        "Rejected input with the reason and the original bytes.",
+    ),
+}
 
 
-def contract_files() -> dict[Path, str]:
-    """Every generated file and its exact content."""
-    files: dict[Path, str] = {}
+def contract_files(root: Path = SCHEMAS) -> dict[Path, str]:
+    """Every generated file under ``root`` and its exact content."""
+    files = {
+        root / f"{name}.schema.json": _dump(contract.json_schema())
+        for name, contract in CONTRACTS.items()
+    }
     for kind in SourceKind:
-        schema = _schema(
-            TypeAdapter(SOURCE_MODELS[kind]),
-            f"{kind.value} source events",
-            f"Events of the {kind.value} source topic (default cc.{kind.value}).",
-        )
-        files[SCHEMAS / f"{kind.value}.schema.json"] = _dump(schema)
         lines = [json.dumps(EXAMPLES[t], sort_keys=True) for t in event_models(kind)]
-        files[SCHEMAS / "examples" / f"{kind.value}.jsonl"] = "\n".join(lines) + "\n"
-    files[SCHEMAS / "ticket-metrics.schema.json"] = _dump(
-        _schema(
-            TypeAdapter(TicketMetrics),
-            "ticket metrics snapshot",
-            "Value of cc.ticket-metrics, keyed by ticket id.",
-        )
-    )
-    files[SCHEMAS / "deadletter.schema.json"] = _dump(
-        _schema(TypeAdapter(DeadLetter), "dead letter", "Value of cc.deadletter.")
-    )
+        files[root / "examples" / f"{kind.value}.jsonl"] = "".join(f"{line}\n" for line in lines)
     return files
 
 
@@ -177,23 +216,64 @@ def _dump(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from processor import readme
+def _generated_kinds(root: Path) -> set[Path]:
+    """Files under ``root`` that only the generator may own, committed or not."""
+    return set(root.glob("*.schema.json")) | set(root.glob("examples/*.jsonl"))
 
-    command = (list(argv) if argv is not None else sys.argv[1:] or ["check"])[0]
-    stale = [
-        path
-        for path, text in contract_files().items()
-        if not path.exists() or path.read_text() != text
+
+def stale(root: Path = SCHEMAS) -> list[tuple[Path, str]]:
+    """Each file that is not what the code generates, with what is wrong with it."""
+    expected = contract_files(root)
+    problems: list[tuple[Path, str]] = []
+    for path, text in expected.items():
+        if not path.exists():
+            problems.append((path, "is missing"))
+        # Bytes, not read_text(): universal newlines would hide a CRLF checkout.
+        elif path.read_bytes() != text.encode():
+            problems.append((path, "differs from the code"))
+    problems += [
+        (p, "is no longer generated") for p in sorted(_generated_kinds(root) - set(expected))
     ]
-    if command == "write":
-        for path in stale:
+    return problems
+
+
+def write(root: Path = SCHEMAS) -> list[Path]:
+    """Make the files under ``root`` what the code generates; the paths changed."""
+    expected = contract_files(root)
+    changed: list[Path] = []
+    for path, _why in stale(root):
+        if path in expected:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(contract_files()[path])
+            path.write_bytes(expected[path].encode())
+        else:
+            path.unlink()
+        changed.append(path)
+    return changed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m processor.contracts",
+        description="Generate (write) or verify (check) schemas/ and the README reference.",
+    )
+    parser.add_argument("command", nargs="?", choices=("write", "check"), default="check")
+    command: str = parser.parse_args(argv).command
+    if command == "write":
+        for path in write(SCHEMAS):
+            print(f"{'wrote' if path.exists() else 'removed'} {_shown(path)}")
         return readme.main(["write"])
-    for path in stale:
-        print(f"{path.relative_to(SCHEMAS.parent)} is stale: run `make schemas`", file=sys.stderr)
-    return 1 if stale or readme.main(["check"]) else 0
+    problems = stale(SCHEMAS)
+    for path, why in problems:
+        print(f"{_shown(path)} {why}: run `make schemas`", file=sys.stderr)
+    # The README is checked even when a schema is stale, so one run names every stale file.
+    readme_stale = readme.main(["check"])
+    return 1 if problems or readme_stale else 0
+
+
+def _shown(path: Path) -> str:
+    return (
+        str(path.relative_to(SCHEMAS.parent)) if path.is_relative_to(SCHEMAS.parent) else str(path)
+    )
 
 
 if __name__ == "__main__":
