@@ -27,6 +27,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def eventually(check: Callable[[], None], timeout: float = 60, pause: float = 0.5) -> None:
+    """Run ``check`` until it stops raising AssertionError; re-raise the last one at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+
+
 class WorkerProcess:
     """A ``ccpulse worker`` subprocess with its own /metrics port and log file."""
 

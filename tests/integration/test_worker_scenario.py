@@ -14,6 +14,7 @@ import pytest
 from processor.config import Settings
 from tests.integration.support import (
     WorkerProcess,
+    eventually,
     last_per_key,
     produce,
     read_topic,
@@ -179,9 +180,10 @@ def test_a_multichannel_scenario_gives_exact_metrics_and_snapshots(
             ),
             what="the second wave",
         )
-        assert_metrics(worker)
-        assert_snapshots(settings)
-        assert_dead_letters(settings)
+        # Sources are consumed independently: wait until every figure has arrived.
+        eventually(lambda: assert_metrics(worker))
+        eventually(lambda: assert_snapshots(settings))
+        eventually(lambda: assert_dead_letters(settings))
     finally:
         worker.stop()
 
