@@ -90,6 +90,10 @@ class WorkerProcess:
             for sample in family.samples
         }
 
+    def total(self, name: str) -> float:
+        """A metric summed over all its label values."""
+        return sum(value for (sample, _), value in self.scrape().items() if sample == name)
+
     def value(self, name: str, **labels: str) -> float:
         return self.scrape().get((name, tuple(sorted(labels.items()))), 0.0)
 

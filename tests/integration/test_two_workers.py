@@ -55,7 +55,7 @@ def ticket_events(settings: Settings) -> list[Any]:
 
 
 def open_tickets(worker: WorkerProcess) -> float:
-    return sum(v for (name, _), v in worker.scrape().items() if name == "ccpulse_tickets_open")
+    return worker.total("ccpulse_tickets_open")
 
 
 def test_backlog_sums_to_the_truth_across_workers_and_after_one_leaves(

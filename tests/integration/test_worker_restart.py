@@ -94,7 +94,9 @@ def test_stops_and_restarts_mid_stream_lose_and_double_count_nothing(
         latest = wait_for_snapshots(settings, expected)
         assert latest == expected
         open_expected = sum(1 for s in expected.values() if s["is_open"])
-        worker.wait_for(lambda w: sum_open(w) == open_expected, timeout=30, what="backlog")
+        worker.wait_for(
+            lambda w: w.total("ccpulse_tickets_open") == open_expected, timeout=30, what="backlog"
+        )
     finally:
         worker.stop()
 
@@ -106,17 +108,11 @@ def produce_slowly(settings: Settings, stream: list[Any]) -> None:
 
 
 def wait_consumed(worker: WorkerProcess, at_least: int) -> None:
-    def consumed(w: WorkerProcess) -> bool:
-        return (
-            sum(v for (name, _), v in w.scrape().items() if name == "ccpulse_events_consumed_total")
-            >= at_least
-        )
-
-    worker.wait_for(consumed, timeout=120, what=f"{at_least} events consumed")
-
-
-def sum_open(worker: WorkerProcess) -> float:
-    return sum(v for (name, _), v in worker.scrape().items() if name == "ccpulse_tickets_open")
+    worker.wait_for(
+        lambda w: w.total("ccpulse_events_consumed_total") >= at_least,
+        timeout=120,
+        what=f"{at_least} events consumed",
+    )
 
 
 def expected_snapshots(per_ticket: list[list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
