@@ -21,7 +21,7 @@ from processor.codec import SourceDecoder
 from processor.demo.simulation import ContactCenter
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
-from processor.shell.pipeline import Message, Pipeline, Topics
+from processor.shell.pipeline import Clock, Message, Pipeline, Rules, Topics
 
 
 def run(batch: int, minutes: float) -> tuple[int, float]:
@@ -32,11 +32,13 @@ def run(batch: int, minutes: float) -> tuple[int, float]:
     sent: list[tuple[str, bytes | None, bytes]] = []
     tickets = OpenTickets()
     pipeline = Pipeline(
-        Topics("routed", "metrics", "deadletter"),
+        Topics("routed", "views", "metrics", "deadletter", "sla", "repeats"),
         SourceDecoder(65536),
         Metrics(CollectorRegistry(), tickets, time.time),
         tickets,
         lambda topic, key, value: sent.append((topic, key, value)),
+        rules=Rules(),
+        clock=Clock(event_time=False, wall=time.time),
     )
     table: dict[bytes, bytes] = {}
     began = time.process_time()

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from processor.config import KafkaSettings, Settings
+from processor.policies import PolicyFileError
 
 
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -18,6 +19,8 @@ def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
         update["metrics_port"] = args.metrics_port
     if getattr(args, "metrics_host", None):
         update["metrics_host"] = args.metrics_host
+    if getattr(args, "sla_policies", None):
+        update["sla"] = settings.sla.model_copy(update={"policy_file": args.sla_policies})
     return settings.model_copy(update=update)
 
 
@@ -64,9 +67,18 @@ def _kafka_options(parser: argparse.ArgumentParser, *, metrics: bool = True) -> 
     if metrics:
         parser.add_argument("--metrics-port", type=int, default=None, help="/metrics port")
         parser.add_argument("--metrics-host", default=None, help="/metrics bind address")
+        parser.add_argument("--sla-policies", metavar="FILE", help="SLA policy file (YAML)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except PolicyFileError as error:
+        print(f"ccpulse: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schemas":
         from processor.contracts import main as contracts

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from processor.core import Fact, FactKind, TicketMetrics, TicketState
+from processor.core.customer import CustomerState, TicketView
+from processor.core.ticket import RepeatMark
 from processor.events import SOURCE_MODELS, SourceEvent, SourceKind, event_models
+from processor.events.internal import InternalEvent
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 class RejectReason(StrEnum):
@@ -86,7 +90,9 @@ def _rejection(error: ValidationError) -> Rejection:
     return Rejection(RejectReason.INVALID_EVENT, detail)
 
 
-_ANY_EVENT: TypeAdapter[Any] = TypeAdapter(SourceEvent)
+RoutedEvent = Annotated[SourceEvent | InternalEvent, Field(discriminator="type")]
+"""What the routing topic carries: source events and the customer agent's marks."""
+_ANY_EVENT: TypeAdapter[Any] = TypeAdapter(RoutedEvent)
 
 
 def encode_event(event: Any) -> bytes:
@@ -103,16 +109,28 @@ def encode_state(state: TicketState) -> bytes:
         event_id: [[fact.kind.value, fact.at, fact.value, fact.touch] for fact in facts]
         for event_id, facts in state.facts.items()
     }
+    repeat = state.repeat
     return orjson.dumps(
-        {"v": STATE_VERSION, "ticket": state.ticket_id, "customer": state.customer, "facts": facts}
+        {
+            "v": STATE_VERSION,
+            "ticket": state.ticket_id,
+            "customer": state.customer,
+            "facts": facts,
+            "sla_sent": sorted(state.sla_sent),
+            "repeat": (
+                [repeat.repeat_of, repeat.gap_seconds, repeat.previous_channel, repeat.windows]
+                if repeat
+                else None
+            ),
+            "fcr": state.fcr,
+        }
     )
 
 
 def decode_state(raw: bytes) -> TicketState:
-    body = orjson.loads(raw)
-    if body.get("v") != STATE_VERSION:
-        raise ValueError(f"ticket state version {body.get('v')!r} is not {STATE_VERSION}")
+    body = _versioned(raw, "ticket")
     at, event_id, customer_id = body["customer"]
+    repeat = body["repeat"]
     return TicketState(
         ticket_id=body["ticket"],
         customer=(at, event_id, customer_id),
@@ -122,6 +140,73 @@ def decode_state(raw: bytes) -> TicketState:
             )
             for event_id, facts in body["facts"].items()
         },
+        sla_sent=frozenset(body["sla_sent"]),
+        repeat=RepeatMark(repeat[0], repeat[1], repeat[2], tuple(repeat[3])) if repeat else None,
+        fcr=body["fcr"],
+    )
+
+
+def _versioned(raw: bytes, kind: str) -> dict[str, Any]:
+    body: dict[str, Any] = orjson.loads(raw)
+    if body.get("v") != STATE_VERSION:
+        raise ValueError(f"{kind} state version {body.get('v')!r} is not {STATE_VERSION}")
+    return body
+
+
+def encode_view(view: TicketView) -> bytes:
+    """A ticket's view for its customer's state (internal topic and customer table)."""
+    return orjson.dumps(_view_fields(view), option=orjson.OPT_UTC_Z)
+
+
+def decode_view(raw: bytes) -> TicketView:
+    return _view(orjson.loads(raw))
+
+
+def _view_fields(view: TicketView) -> list[Any]:
+    return [
+        view.ticket_id,
+        view.version,
+        view.opened_at.isoformat(),
+        view.channel,
+        view.resolved_at.isoformat() if view.resolved_at else None,
+        view.reopens,
+        view.reason,
+    ]
+
+
+def _view(fields: list[Any]) -> TicketView:
+    ticket_id, version, opened_at, channel, resolved_at, reopens, reason = fields
+    return TicketView(
+        ticket_id=ticket_id,
+        version=version,
+        opened_at=datetime.fromisoformat(opened_at),
+        channel=channel,
+        resolved_at=datetime.fromisoformat(resolved_at) if resolved_at else None,
+        reopens=reopens,
+        reason=reason,
+    )
+
+
+def encode_customer(state: CustomerState) -> bytes:
+    return orjson.dumps(
+        {
+            "v": STATE_VERSION,
+            "customer": state.customer_id,
+            "tickets": [_view_fields(view) for view in state.tickets.values()],
+            "flagged": {ticket: [of, list(ws)] for ticket, (of, ws) in state.flagged.items()},
+            "decided": state.decided,
+        }
+    )
+
+
+def decode_customer(raw: bytes) -> CustomerState:
+    body = _versioned(raw, "customer")
+    views = (_view(fields) for fields in body["tickets"])
+    return CustomerState(
+        customer_id=body["customer"],
+        tickets={view.ticket_id: view for view in views},
+        flagged={ticket: (of, tuple(windows)) for ticket, (of, windows) in body["flagged"].items()},
+        decided=body["decided"],
     )
 
 

@@ -7,12 +7,18 @@ settings passed explicitly from here.
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processor.core.customer import RepeatRule
+from processor.core.service_level import ServiceLevelRule
 from processor.events import SourceKind
+from processor.policies import parse_duration
 
 
 class SecurityProtocol(StrEnum):
@@ -73,6 +79,12 @@ class TopicSettings(BaseModel):
     deadletter: str = Field(
         default="cc.deadletter", description="Output: rejected input with the reason."
     )
+    sla_events: str = Field(
+        default="cc.sla-events", description="Output: SLA audit trail (warning, breach, met...)."
+    )
+    repeat_contacts: str = Field(
+        default="cc.repeat-contacts", description="Output: repeat contacts and FCR verdicts."
+    )
     partitions: int = Field(default=4, ge=1, description="Partitions of topics ccpulse creates.")
 
     def source(self, kind: SourceKind) -> str:
@@ -81,6 +93,82 @@ class TopicSettings(BaseModel):
     def sources(self) -> dict[str, SourceKind]:
         """Topic name -> the source kind it carries."""
         return {self.source(kind): kind for kind in SourceKind}
+
+
+class SlaSettings(BaseModel):
+    """Where the SLA policies come from and which clock their deadlines run on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_file: str | None = Field(
+        default=None, description="YAML file of SLA policies; none: no SLA is measured."
+    )
+    clock: Literal["wall", "event_time"] = Field(
+        default="wall",
+        description="`wall`: deadlines pass on the wall clock (live); `event_time`: when the "
+        "newest event time seen passes them (replaying history).",
+    )
+    check_interval_s: float = Field(
+        default=0.5, gt=0, description="How often passed deadlines and closed windows are sought."
+    )
+
+
+class RepeatSettings(BaseModel):
+    """Repeat-contact windows and the first-contact-resolution rule."""
+
+    model_config = ConfigDict(frozen=True)
+
+    windows: tuple[str, ...] = Field(
+        default=("7d",),
+        min_length=1,
+        description='Repeat windows reported at once, e.g. `["24h","72h","7d"]` (s/m/h/d/w).',
+    )
+    fcr_window: str | None = Field(
+        default=None, description="Window after resolution that decides FCR; default the widest."
+    )
+    same_reason: bool = Field(
+        default=False, description="Count a repeat only when the contact reason is the same."
+    )
+
+    @field_validator("windows", "fcr_window")
+    @classmethod
+    def _durations(cls, value: tuple[str, ...] | str | None) -> tuple[str, ...] | str | None:
+        for window in (value,) if isinstance(value, str) else value or ():
+            parse_duration(window)
+        return value
+
+    def rule(self) -> RepeatRule:
+        windows = sorted(
+            ((label, timedelta(seconds=parse_duration(label))) for label in self.windows),
+            key=lambda window: window[1],
+        )
+        fcr = parse_duration(self.fcr_window) if self.fcr_window else windows[-1][1].total_seconds()
+        return RepeatRule(tuple(windows), timedelta(seconds=fcr), self.same_reason)
+
+
+class ServiceLevelSettings(BaseModel):
+    """Call service level: answered within the threshold over the calls that count."""
+
+    model_config = ConfigDict(frozen=True)
+
+    threshold_s: float = Field(default=20.0, gt=0, description="Answered within this: in time.")
+    short_abandon_s: float = Field(
+        default=5.0, ge=0, description="Calls abandoned sooner are short abandons."
+    )
+    short_abandons: Literal["exclude", "count"] = Field(
+        default="exclude", description="Whether short abandons count as missed calls."
+    )
+    abandons: Literal["count", "exclude"] = Field(
+        default="count", description="Whether other abandoned calls count as missed calls."
+    )
+
+    def rule(self) -> ServiceLevelRule:
+        return ServiceLevelRule(
+            threshold_s=self.threshold_s,
+            short_abandon_s=self.short_abandon_s,
+            count_short_abandons=self.short_abandons == "count",
+            count_abandons=self.abandons == "count",
+        )
 
 
 class Settings(BaseSettings):
@@ -107,6 +195,9 @@ class Settings(BaseSettings):
     broker_wait_s: float = Field(
         default=300.0, gt=0, description="How long a worker waits for the broker at start."
     )
+    sla: SlaSettings = SlaSettings()
+    repeat: RepeatSettings = RepeatSettings()
+    service_level: ServiceLevelSettings = ServiceLevelSettings()
     data_dir: str = Field(default=".ccpulse", description="Faust's local data directory.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
@@ -123,6 +214,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
                 flatten(f"{key}__", value)
             elif isinstance(value, SecretStr):
                 env[key] = value.get_secret_value()
+            elif isinstance(value, tuple | list):
+                env[key] = json.dumps(list(value))
             elif value is not None:
                 env[key] = str(value)
 

@@ -29,6 +29,7 @@ from processor.codec import RejectReason
 from processor.config import TopicSettings
 from processor.core import TicketMetrics
 from processor.events import SOURCE_MODELS, SourceKind, event_models
+from processor.outputs import RepeatContactsMessage, SlaEventMessage
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -196,6 +197,17 @@ CONTRACTS: dict[str, Contract] = {
         _TOPICS.deadletter,
         DeadLetter,
         "Rejected input with the reason and the original bytes.",
+    ),
+    "sla-events": Contract(
+        _TOPICS.sla_events,
+        SlaEventMessage,
+        "The SLA audit trail of each ticket and target, keyed by ticket id.",
+    ),
+    "repeat-contacts": Contract(
+        _TOPICS.repeat_contacts,
+        RepeatContactsMessage,
+        "Repeat contacts as they are found and FCR verdicts as their windows close, keyed "
+        "by customer id and discriminated by `type`.",
     ),
 }
 

@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from processor.core import (
+    CallCompleted,
     DuplicateIgnored,
     Effect,
     FirstResponded,
@@ -26,6 +27,9 @@ from processor.core import (
     TicketMetrics,
     TicketOpened,
 )
+from processor.core.customer import RepeatChange
+from processor.core.service_level import ServiceLevelRule
+from processor.core.sla import SlaEvent, SlaKind, Target
 from processor.events import Channel, Priority, source_of
 from processor.open_tickets import OpenTickets
 
@@ -42,19 +46,31 @@ DURATION_BUCKETS = (
     *(3600, 7200, 14400, 28800, 86400, 172800, 345600, 604800, 1209600, 2592000),
 )
 TOUCH_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
+ANSWER_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
+TARGETS = tuple(target.value for target in Target)
 
 
 def channel_of(ticket: TicketMetrics) -> str:
-    return ticket.channel if ticket.channel in CHANNELS else UNKNOWN
+    return known_channel(ticket.channel)
+
+
+def known_channel(channel: str | None) -> str:
+    return channel if channel in CHANNELS else UNKNOWN
 
 
 class Metrics:
     """The metrics of one worker. Pass a fresh registry per test."""
 
     def __init__(
-        self, registry: CollectorRegistry, open_tickets: OpenTickets, clock: Callable[[], float]
+        self,
+        registry: CollectorRegistry,
+        open_tickets: OpenTickets,
+        clock: Callable[[], float],
+        service_level: ServiceLevelRule | None = None,
     ) -> None:
+        self.service_level = service_level or ServiceLevelRule()
         ticket_labels = ("channel", "priority")
+        sla_labels = ("channel", "priority", "target")
         self.consumed = Counter(
             "ccpulse_events_consumed",
             "Source events accepted, by source topic and event type.",
@@ -129,7 +145,91 @@ class Metrics:
             "Ticket metric snapshots published on the ticket-metrics topic.",
             registry=registry,
         )
+        self.sla_warnings = Counter(
+            "ccpulse_sla_warnings",
+            "SLA warnings (each level once per ticket and target).",
+            sla_labels,
+            registry=registry,
+        )
+        self.sla_breaches = Counter(
+            "ccpulse_sla_breaches",
+            "SLA targets breached (once per ticket and target), detected when the deadline passed.",
+            sla_labels,
+            registry=registry,
+        )
+        self.sla_met = Counter(
+            "ccpulse_sla_met",
+            "SLA targets met: compliance = met / (met + breaches).",
+            sla_labels,
+            registry=registry,
+        )
+        self.repeats = Counter(
+            "ccpulse_repeat_contacts",
+            "New tickets from a customer who had another ticket within the window.",
+            ("window", "channel", "previous_channel"),
+            registry=registry,
+        )
+        self.fcr = Counter(
+            "ccpulse_fcr_verdicts",
+            "First-contact-resolution verdicts, decided when the window after resolution closed.",
+            ("channel", "verdict"),
+            registry=registry,
+        )
+        self.calls_answered = Counter(
+            "ccpulse_calls_answered", "Queued calls answered by an agent.", registry=registry
+        )
+        self.calls_abandoned = Counter(
+            "ccpulse_calls_abandoned",
+            "Queued calls the caller hung up on before an answer; short: under short_abandon_s.",
+            ("short",),
+            registry=registry,
+        )
+        self.answer_speed = Histogram(
+            "ccpulse_call_answer_seconds",
+            "Speed of answer: queue entry to agent answer, for answered calls.",
+            buckets=ANSWER_BUCKETS,
+            registry=registry,
+        )
+        self.service_level_calls = Counter(
+            "ccpulse_call_service_level_calls",
+            "Calls counted for the service level: answered within the threshold or not.",
+            ("result",),
+            registry=registry,
+        )
+        for result in ("within", "outside"):
+            self.service_level_calls.labels(result)
         registry.register(BacklogCollector(open_tickets, clock))
+
+    def record_sla(self, events: Iterable[SlaEvent], ticket: TicketMetrics) -> None:
+        counters = {
+            SlaKind.WARNING: self.sla_warnings,
+            SlaKind.BREACHED: self.sla_breaches,
+            SlaKind.MET: self.sla_met,
+        }
+        for event in events:
+            counter = counters.get(event.kind)
+            if counter is not None:
+                counter.labels(channel_of(ticket), ticket.priority, event.target.value).inc()
+
+    def record_repeat(self, change: RepeatChange) -> None:
+        repeat = change.repeat
+        channels = (known_channel(repeat.channel), known_channel(repeat.previous_channel))
+        for window in change.new_windows:
+            self.repeats.labels(window, *channels).inc()
+
+    def record_fcr(self, channel: str | None, fcr: bool) -> None:
+        self.fcr.labels(known_channel(channel), "positive" if fcr else "negative").inc()
+
+    def _record_call(self, call: CallCompleted) -> None:
+        if call.answered:
+            self.calls_answered.inc()
+            self.answer_speed.observe(call.wait_seconds)
+        else:
+            short = self.service_level.is_short_abandon(call.answered, call.wait_seconds)
+            self.calls_abandoned.labels("true" if short else "false").inc()
+        verdict = self.service_level.classify(call.answered, call.wait_seconds)
+        if verdict is not None:
+            self.service_level_calls.labels(verdict).inc()
 
     def record(self, effects: Iterable[Effect]) -> None:
         for effect in effects:
@@ -152,6 +252,8 @@ class Metrics:
                         self.one_touch.labels(*labels).inc()
                 case Reopened():
                     self.reopens.labels(*labels).inc()
+                case CallCompleted():
+                    self._record_call(effect)
 
 
 class BacklogCollector(Collector):
@@ -176,13 +278,28 @@ class BacklogCollector(Collector):
             "Age of the oldest ticket awaiting a first response (0 if none); max over workers.",
             labels=["channel"],
         )
-        summary = self._open_tickets.summary()
+        at_risk = GaugeMetricFamily(
+            "ccpulse_sla_tickets_at_risk",
+            "Running SLA targets past their first warning and not yet breached.",
+            labels=["channel", "priority", "target"],
+        )
+        to_breach = GaugeMetricFamily(
+            "ccpulse_sla_seconds_to_next_breach",
+            "Seconds until the most urgent running target breaches; min over workers. "
+            "Absent for a channel without a running target.",
+            labels=["channel"],
+        )
         now = self._clock()
+        summary = self._open_tickets.summary(now)
         for channel in CHANNELS:
             for priority in PRIORITIES:
                 key = (channel, priority)
                 backlog.add_metric(key, summary.open.get(key, 0))
                 awaiting.add_metric(key, summary.awaiting.get(key, 0))
+                for target in TARGETS:
+                    at_risk.add_metric((*key, target), summary.at_risk.get((*key, target), 0))
             since = summary.oldest_awaiting_since.get(channel)
             oldest.add_metric((channel,), max(0.0, now - since) if since is not None else 0.0)
-        yield from (backlog, awaiting, oldest)
+            if (breach := summary.next_breach_at.get(channel)) is not None:
+                to_breach.add_metric((channel,), breach - now)
+        yield from (backlog, awaiting, oldest, at_risk, to_breach)

@@ -5,6 +5,7 @@ events in and turns the returned effects into metrics and derived messages.
 """
 
 from processor.core.effects import (
+    CallCompleted,
     DuplicateIgnored,
     Effect,
     FirstResponded,
@@ -18,6 +19,7 @@ from processor.core.ticket import TicketState, Transition, derive, fold, fold_al
 from processor.core.ticket_metrics import TicketMetrics
 
 __all__ = [
+    "CallCompleted",
     "DuplicateIgnored",
     "Effect",
     "Fact",

@@ -19,7 +19,7 @@ watermark) is passed in by whoever asks for verdicts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 
@@ -32,6 +32,7 @@ class TicketView:
     channel: str
     resolved_at: datetime | None = None
     reopens: int = 0
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,28 +48,48 @@ class Repeat:
 class CustomerState:
     customer_id: str
     tickets: Mapping[str, TicketView]
+    flagged: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Ticket -> (the ticket it repeats, window labels) as last reported."""
+    decided: Mapping[str, bool] = field(default_factory=dict)
+    """Ticket -> its FCR verdict, once reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatRule:
+    windows: tuple[tuple[str, timedelta], ...]
+    """(label, length) of every repeat window reported, e.g. ("24h", 1 day)."""
+    fcr_window: timedelta
+    same_reason: bool = False
+    """Only a ticket with the same contact reason counts as a repeat."""
 
 
 def update(state: CustomerState | None, customer_id: str, view: TicketView) -> CustomerState:
     """Take a ticket's view unless an equally new or newer one is already known."""
-    tickets = dict(state.tickets) if state is not None else {}
-    known = tickets.get(view.ticket_id)
-    if known is None or view.version > known.version:
-        tickets[view.ticket_id] = view
-    return CustomerState(customer_id, tickets)
+    if state is None:
+        state = CustomerState(customer_id, {})
+    known = state.tickets.get(view.ticket_id)
+    if known is not None and view.version <= known.version:
+        return state
+    return replace(state, tickets={**state.tickets, view.ticket_id: view})
 
 
 def _order(view: TicketView) -> tuple[datetime, str]:
     return view.opened_at, view.ticket_id
 
 
-def repeat_of(state: CustomerState, ticket_id: str, window: timedelta) -> Repeat | None:
+def repeat_of(
+    state: CustomerState, ticket_id: str, window: timedelta, *, same_reason: bool = False
+) -> Repeat | None:
     """The ticket this one repeats within ``window``, if any (the latest earlier one)."""
     ticket = state.tickets[ticket_id]
+    if same_reason and ticket.reason is None:
+        return None
     earlier = [
         view
         for view in state.tickets.values()
-        if _order(view) < _order(ticket) and ticket.opened_at - view.opened_at <= window
+        if _order(view) < _order(ticket)
+        and ticket.opened_at - view.opened_at <= window
+        and (not same_reason or view.reason == ticket.reason)
     ]
     if not earlier:
         return None
@@ -116,3 +137,60 @@ def verdicts_due(
         if ticket_id not in done
     }
     return {ticket_id: verdict for ticket_id, verdict in verdicts.items() if verdict is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatChange:
+    """A ticket's repeat status as it now stands, and the windows newly counted."""
+
+    repeat: Repeat
+    windows: tuple[str, ...]
+    new_windows: tuple[str, ...]
+
+
+def observe(state: CustomerState, rule: RepeatRule) -> tuple[CustomerState, list[RepeatChange]]:
+    """Re-evaluate every ticket of the customer; report repeats not reported as they are.
+
+    A window, once counted for a ticket, is not counted again, so a late earlier ticket
+    that changes ``repeat_of`` updates the flag without counting the repeat twice.
+    """
+    changes: list[RepeatChange] = []
+    flagged = dict(state.flagged)
+    for ticket_id in sorted(state.tickets, key=lambda t: _order(state.tickets[t])):
+        found = [
+            (label, repeat)
+            for label, window in rule.windows
+            if (repeat := repeat_of(state, ticket_id, window, same_reason=rule.same_reason))
+        ]
+        if not found:
+            continue
+        windows = tuple(label for label, _ in found)
+        repeat = found[-1][1]  # the widest window's: windows are sorted by length
+        known_of, known_windows = flagged.get(ticket_id, ("", ()))
+        merged = tuple(dict.fromkeys((*known_windows, *windows)))
+        if (known_of, known_windows) == (repeat.repeat_of, merged):
+            continue
+        new = tuple(label for label in windows if label not in known_windows)
+        flagged[ticket_id] = (repeat.repeat_of, merged)
+        changes.append(RepeatChange(repeat, merged, new))
+    return replace(state, flagged=flagged), changes
+
+
+def close_windows(
+    state: CustomerState, rule: RepeatRule, now: datetime
+) -> tuple[CustomerState, dict[str, bool]]:
+    """Decide the FCR verdicts due at ``now``; each ticket's verdict is reported once."""
+    verdicts = verdicts_due(state, rule.fcr_window, now, state.decided)
+    if not verdicts:
+        return state, {}
+    return replace(state, decided={**state.decided, **verdicts}), verdicts
+
+
+def next_verdict_at(state: CustomerState, rule: RepeatRule) -> datetime | None:
+    """When the next undecided resolved ticket's FCR window closes."""
+    closing = [
+        view.resolved_at + rule.fcr_window
+        for view in state.tickets.values()
+        if view.resolved_at is not None and view.ticket_id not in state.decided
+    ]
+    return min(closing, default=None)

@@ -47,6 +47,15 @@ class Reopened:
 
 
 @dataclass(frozen=True, slots=True)
+class CallCompleted:
+    """A queued call's outcome became known: answered or abandoned after ``wait_seconds``."""
+
+    ticket: TicketMetrics
+    answered: bool
+    wait_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class DuplicateIgnored:
     """An event whose ``event_id`` the ticket had already seen; it changed nothing."""
 
@@ -55,5 +64,11 @@ class DuplicateIgnored:
 
 
 Effect = (
-    TicketOpened | FirstResponded | FirstResponseCorrected | Resolved | Reopened | DuplicateIgnored
+    TicketOpened
+    | FirstResponded
+    | FirstResponseCorrected
+    | Resolved
+    | Reopened
+    | CallCompleted
+    | DuplicateIgnored
 )

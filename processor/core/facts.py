@@ -5,7 +5,8 @@ Every metric is derived from that set (``ticket.derive``), so the same events gi
 same metrics whatever order they arrive in and however often one is redelivered.
 
 This module decides which events count as an inbound contact, a human response, a
-touch, or a status change. It deliberately knows nothing of SLAs, surveys or customers.
+touch, a status change, or a step of a queued call. It deliberately knows nothing of
+SLAs, surveys or customers.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class FactKind(StrEnum):
     PRIORITY = "priority"
     QUEUE = "queue"
     REASON = "reason"
+    CALL = "call"  # value: queued / answered / abandoned; touch: the call id
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +79,21 @@ def facts_of(event: Any) -> tuple[Fact, ...]:  # noqa: PLR0911, PLR0912 - a case
     bare = event.ticket_id is None
     match event:
         case CallQueued(queue=queue):
-            return (Fact(FactKind.INBOUND, at, "phone"), *_optional(FactKind.QUEUE, at, queue))
-        case CallAnswered() | CallOutbound():
+            return (
+                Fact(FactKind.INBOUND, at, "phone"),
+                Fact(FactKind.CALL, at, "queued", event.call_id),
+                *_optional(FactKind.QUEUE, at, queue),
+            )
+        case CallAnswered():
+            return (
+                Fact(FactKind.RESPONSE, at, touch=f"call:{event.call_id}"),
+                Fact(FactKind.CALL, at, "answered", event.call_id),
+            )
+        case CallOutbound():
             return (Fact(FactKind.RESPONSE, at, touch=f"call:{event.call_id}"),)
         case CallAbandoned():
-            return (Fact(FactKind.STATUS, at, ABANDONED),) if bare else ()
+            abandoned = Fact(FactKind.CALL, at, "abandoned", event.call_id)
+            return (Fact(FactKind.STATUS, at, ABANDONED), abandoned) if bare else (abandoned,)
         case CallEnded() | ChatEnded():
             return (Fact(FactKind.STATUS, at, TicketStatus.SOLVED),) if bare else ()
         case CallTransferred(to_queue=queue):

@@ -7,17 +7,20 @@ order and under any number of redeliveries. ``fold`` reports effects by comparin
 metrics before and after: counts (tickets opened, resolutions, reopens) only ever grow,
 so each is reported exactly once whatever the order.
 
-What this module deliberately does not do: SLA deadlines, repeat contacts, surveys.
+Two marks come from outside the fact set: the repeat contact and the FCR verdict, which
+only the customer's history decides (``RepeatFound`` / ``FcrDecided`` from the customer
+agent); the latest of each is kept. SLA timers read the ticket through ``clock_of``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from processor.core.effects import (
+    CallCompleted,
     DuplicateIgnored,
     Effect,
     FirstResponded,
@@ -27,11 +30,21 @@ from processor.core.effects import (
     TicketOpened,
 )
 from processor.core.facts import ABANDONED, Fact, FactKind, facts_of, micros
+from processor.core.sla import TicketClock
 from processor.core.ticket_metrics import TicketMetrics
 from processor.events import Priority, TicketStatus, ticket_key
+from processor.events.internal import FcrDecided, RepeatFound
 
 RESOLVING = frozenset({TicketStatus.SOLVED.value, TicketStatus.CLOSED.value})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatMark:
+    repeat_of: str
+    gap_seconds: float
+    previous_channel: str | None
+    windows: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +54,10 @@ class TicketState:
     """(event time, event id, customer id) of the earliest event: the ticket's customer."""
     facts: Mapping[str, tuple[Fact, ...]]
     """The facts of every event seen, by ``event_id``."""
+    sla_sent: frozenset[str] = frozenset()
+    """Ids of the SLA audit events already emitted for this ticket."""
+    repeat: RepeatMark | None = None
+    fcr: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +92,28 @@ def fold_all(state: TicketState | None, events: Iterable[Any]) -> Transition:
 
 
 def _fold(state: TicketState | None, before: TicketMetrics | None, event: Any) -> Transition:
+    if isinstance(event, RepeatFound | FcrDecided):
+        state = _with_mark(state, event)
+        return Transition(state, before, derive(state), ())
     if state is not None and before is not None and event.event_id in state.facts:
         duplicate = DuplicateIgnored(state.ticket_id, event.type)
         return Transition(state, before, before, (duplicate,))
+    previous = state
     state = _with_event(state, event)
     after = derive(state)
-    return Transition(state, before, after, _effects(before, after))
+    effects = _effects(before, after)
+    if after.is_known and any(fact.kind is FactKind.CALL for fact in facts_of(event)):
+        effects += _completed_calls(previous, state, after)
+    return Transition(state, before, after, effects)
+
+
+def _with_mark(state: TicketState | None, mark: RepeatFound | FcrDecided) -> TicketState:
+    if state is None:
+        state = TicketState(mark.ticket_id, (micros(mark.occurred_at), "", mark.customer_id), {})
+    if isinstance(mark, FcrDecided):
+        return replace(state, fcr=mark.fcr)
+    repeat = RepeatMark(mark.repeat_of, mark.gap_seconds, mark.previous_channel, mark.windows)
+    return replace(state, repeat=repeat)
 
 
 def _with_event(state: TicketState | None, event: Any) -> TicketState:
@@ -88,10 +121,10 @@ def _with_event(state: TicketState | None, event: Any) -> TicketState:
     customer = (at, event.event_id, event.customer_id)
     if state is None:
         return TicketState(ticket_key(event), customer, {event.event_id: facts_of(event)})
-    return TicketState(
-        state.ticket_id,
-        min(state.customer, customer),
-        {**state.facts, event.event_id: facts_of(event)},
+    return replace(
+        state,
+        customer=min(state.customer, customer),
+        facts={**state.facts, event.event_id: facts_of(event)},
     )
 
 
@@ -106,6 +139,8 @@ class _Scan:
     """Touch -> its earliest response: a chat session or a call is one touch."""
     statuses: list[tuple[int, str, str]] = field(default_factory=list)
     latest: dict[FactKind, tuple[int, str, str]] = field(default_factory=dict)
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Call id -> its steps (queued / answered / abandoned) -> the earliest time of each."""
     last_at: int = 0
 
 
@@ -126,6 +161,9 @@ def _scan(state: TicketState) -> _Scan:
                     scan.touches[fact.touch] = min(earliest, fact.at)
                 case FactKind.STATUS:
                     scan.statuses.append(key)
+                case FactKind.CALL:
+                    steps = scan.calls.setdefault(fact.touch, {})
+                    steps[fact.value] = min(steps.get(fact.value, fact.at), fact.at)
                 case _:
                     scan.latest[fact.kind] = max(scan.latest.get(fact.kind, key), key)
     return scan
@@ -197,6 +235,48 @@ def derive(state: TicketState) -> TicketMetrics:
         awaiting_first_response=is_open and first_inbound_at is not None and not first_response_at,
         events=len(state.facts),
         last_event_at=_moment(scan.last_at) or _EPOCH,
+        repeat_of=state.repeat.repeat_of if state.repeat else None,
+        repeat_gap_seconds=state.repeat.gap_seconds if state.repeat else None,
+        repeat_previous_channel=state.repeat.previous_channel if state.repeat else None,
+        repeat_windows=state.repeat.windows if state.repeat else (),
+        fcr=state.fcr,
+    )
+
+
+def clock_of(state: TicketState) -> TicketClock:
+    """What the SLA timers need from the ticket."""
+    scan = _scan(state)
+    inbound = sorted(at for at, _, _ in scan.inbound)
+    created = [scan.created[0]] if scan.created else []
+    return TicketClock(
+        opened_at=min([*created, *inbound[:1]], default=None),
+        inbound=tuple(inbound),
+        responses=tuple(sorted(scan.responses)),
+        statuses=tuple((at, value) for at, _, value in sorted(scan.statuses)),
+    )
+
+
+def _call_outcomes(state: TicketState | None) -> dict[str, tuple[bool, int]]:
+    """Call id -> (answered, wait in microseconds) for every call whose outcome is known."""
+    if state is None:
+        return {}
+    outcomes = {}
+    for call_id, steps in _scan(state).calls.items():
+        queued = steps.get("queued")
+        ended = steps.get("answered", steps.get("abandoned"))
+        if queued is not None and ended is not None:
+            outcomes[call_id] = ("answered" in steps, ended - queued)
+    return outcomes
+
+
+def _completed_calls(
+    before: TicketState | None, after: TicketState, ticket: TicketMetrics
+) -> tuple[Effect, ...]:
+    known = _call_outcomes(before)
+    return tuple(
+        CallCompleted(ticket, answered, wait / 1_000_000)
+        for call_id, (answered, wait) in _call_outcomes(after).items()
+        if call_id not in known
     )
 
 

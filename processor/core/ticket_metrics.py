@@ -37,6 +37,14 @@ class TicketMetrics:
     awaiting_first_response: bool
     events: int
     last_event_at: datetime
+    repeat_of: str | None = None
+    """The customer's previous ticket, when this one is a repeat contact."""
+    repeat_gap_seconds: float | None = None
+    repeat_previous_channel: str | None = None
+    repeat_windows: tuple[str, ...] = ()
+    """The configured repeat windows within which this ticket is a repeat contact."""
+    fcr: bool | None = None
+    """First-contact resolution, decided when the repeat window after resolution closes."""
 
     @property
     def is_known(self) -> bool:

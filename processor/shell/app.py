@@ -3,8 +3,13 @@
 One ingest agent per source topic validates messages and re-keys them by ticket id onto
 an internal routing topic, so every event of a ticket reaches the same partition whatever
 topic it came from. One ticket agent consumes that topic in batches and keeps the
-per-ticket state in a table backed by a changelog topic. Both run with ``concurrency=1``
-and at-least-once delivery: redelivered events are recognised by ``event_id``.
+per-ticket state in a table backed by a changelog topic. When what repeat contacts depend
+on changes, it sends the ticket's view, keyed by customer id, to a second internal topic;
+the customer agent keeps per-customer state in a second table and sends what it finds
+back to the ticket over the routing topic. All agents run with ``concurrency=1`` and
+at-least-once delivery: redelivered events are recognised by ``event_id``.
+
+A timer looks for SLA deadlines and FCR windows that passed without any event arriving.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from processor.events import SourceKind
 from processor.kafka import faust_broker_options
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
-from processor.shell.pipeline import Message, Pipeline, Topics
+from processor.shell.pipeline import Clock, Message, Pipeline, Rules, Topics
 
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
 
@@ -32,7 +37,9 @@ def partition_of(key: bytes, partitions: int) -> int:
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
-def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) -> faust.App:
+def create_app(
+    settings: Settings, metrics: Metrics, open_tickets: OpenTickets, rules: Rules, clock: Clock
+) -> faust.App:
     partitions = settings.topics.partitions
     app = faust.App(
         settings.app_id,
@@ -49,25 +56,39 @@ def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) 
     routed = app.topic(
         f"{settings.app_id}-ticket-events", partitions=partitions, internal=True, **RAW
     )
+    views = app.topic(
+        f"{settings.app_id}-customer-tickets", partitions=partitions, internal=True, **RAW
+    )
     tickets = app.Table("tickets", partitions=partitions, use_partitioner=True, **RAW)
+    customers = app.Table("customers", partitions=partitions, use_partitioner=True, **RAW)
     topics = Topics(
         routed=routed.get_topic_name(),
+        customer_views=views.get_topic_name(),
         ticket_metrics=settings.topics.ticket_metrics,
         deadletter=settings.topics.deadletter,
+        sla_events=settings.topics.sla_events,
+        repeat_contacts=settings.topics.repeat_contacts,
     )
     outputs = {
         topics.routed: routed,
-        topics.ticket_metrics: app.topic(topics.ticket_metrics, **RAW),
-        topics.deadletter: app.topic(topics.deadletter, **RAW),
+        topics.customer_views: views,
+        **{
+            name: app.topic(name, **RAW)
+            for name in (
+                topics.ticket_metrics,
+                topics.deadletter,
+                topics.sla_events,
+                topics.repeat_contacts,
+            )
+        },
     }
 
     def send(topic: str, key: bytes | None, value: bytes) -> None:
         # Buffered; Faust flushes the producer before it commits the input offsets.
         outputs[topic].send_soon(key=key, value=value, force=True)
 
-    pipeline = Pipeline(
-        topics, SourceDecoder(settings.max_event_bytes), metrics, open_tickets, send
-    )
+    decoder = SourceDecoder(settings.max_event_bytes)
+    pipeline = Pipeline(topics, decoder, metrics, open_tickets, send, rules=rules, clock=clock)
     for kind in SourceKind:
         _add_ingest_agent(app, settings, pipeline, kind)
 
@@ -76,19 +97,51 @@ def create_app(settings: Settings, metrics: Metrics, open_tickets: OpenTickets) 
         async for events in _batches(stream, settings):
             pipeline.update_tickets(tickets, (_message(event) for event in events))
 
-    @tickets.on_recover
-    async def count_recovered_tickets() -> None:
+    @app.agent(views, name="customers", concurrency=1)
+    async def customer_agent(stream: faust.StreamT[bytes]) -> None:
+        async for events in _batches(stream, settings):
+            pipeline.update_customers(customers, (_message(event) for event in events))
+
+    async def sweep() -> None:
+        # No await inside: it never interleaves with an agent's batch.
+        pipeline.check_deadlines(tickets)
+        if rules.repeat is not None:
+            pipeline.close_windows(customers)
+
+    app.timer(settings.sla.check_interval_s)(sweep)
+
+    def owned(topic: str) -> set[int]:
         actives = app.assignor.assigned_actives()
-        owned = {tp.partition for tp in actives if tp.topic == topics.routed}
-        open_tickets.replace(
-            (partition, derive(decode_state(value)))
+        return {tp.partition for tp in actives if tp.topic == topic}
+
+    @tickets.on_recover
+    async def index_recovered_tickets() -> None:
+        mine = owned(topics.routed)
+        recovered = [
+            (partition, key, value)
             for key, value in tickets.data.items()
-            if (partition := partition_of(key, partitions)) in owned
-        )
+            if (partition := partition_of(key, partitions)) in mine
+        ]
+        open_tickets.replace((partition, derive(decode_state(v))) for partition, _, v in recovered)
+        for partition, key, _ in recovered:  # the first sweeps check them all
+            pipeline.sla_due.set(partition, key, 0.0)
+
+    @customers.on_recover
+    async def index_recovered_customers() -> None:
+        mine = owned(topics.customer_views)
+        for key in customers.data:
+            if (partition := partition_of(key, partitions)) in mine:
+                pipeline.fcr_due.set(partition, key, 0.0)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
         open_tickets.drop_partitions(tp.partition for tp in revoked if tp.topic == topics.routed)
+        pipeline.sla_due.drop_partitions(
+            tp.partition for tp in revoked if tp.topic == topics.routed
+        )
+        pipeline.fcr_due.drop_partitions(
+            tp.partition for tp in revoked if tp.topic == topics.customer_views
+        )
 
     return app
 

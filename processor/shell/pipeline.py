@@ -1,33 +1,58 @@
-"""The two processing steps, free of Faust so they can be read and tested on their own.
+"""The processing steps, free of Faust so they can be read and tested on their own.
 
 ``ingest``: source message bytes -> validated event, routed by ticket id, or a dead letter.
-``update_tickets``: a batch of routed events -> one state write, one snapshot and the
-effects' metrics per ticket.
+``update_tickets``: a batch of routed events -> per ticket one state write, at most one
+snapshot, its new SLA audit events, the effects' metrics, and (when it changed) the
+ticket's view for its customer.
+``update_customers``: a batch of ticket views -> per customer one state write, repeat
+contacts and due FCR verdicts (reported on ``cc.repeat-contacts`` and back to the ticket).
+``check_deadlines`` / ``close_windows``: the timer's sweeps for SLA deadlines and FCR
+windows that passed with no event arriving.
 
-The Faust agents in ``processor.shell.app`` only hand batches of messages to these.
+The Faust agents and timer in ``processor.shell.app`` only hand batches to these.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from processor.codec import (
     Rejection,
     SourceDecoder,
+    decode_customer,
     decode_event,
     decode_state,
+    decode_view,
+    encode_customer,
     encode_dead_letter,
     encode_event,
     encode_snapshot,
     encode_state,
+    encode_view,
 )
-from processor.core import fold_all
+from processor.core import TicketMetrics, TicketState, derive, fold_all
+from processor.core.customer import (
+    CustomerState,
+    RepeatChange,
+    RepeatRule,
+    TicketView,
+    close_windows,
+    next_verdict_at,
+    observe,
+    update,
+)
+from processor.core.sla import PolicyBook, SlaEvent
+from processor.core.ticket_sla import check
+from processor.due_index import DueIndex
 from processor.events import SourceKind, ticket_key
+from processor.events.internal import FcrDecided, RepeatFound
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
+from processor.outputs import FcrVerdictMessage, RepeatContactMessage, SlaEventMessage
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +72,42 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class Topics:
     routed: str
+    customer_views: str
     ticket_metrics: str
     deadletter: str
+    sla_events: str
+    repeat_contacts: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What the operators configured: SLA policies and repeat windows."""
+
+    policies: PolicyBook = field(default_factory=PolicyBook)
+    repeat: RepeatRule | None = None
+    """None: no per-customer state, no repeat contacts and no FCR."""
+
+
+class Clock:
+    """``now`` for deadlines: the wall clock, or the newest event time seen (replays)."""
+
+    def __init__(self, event_time: bool, wall: Callable[[], float]) -> None:
+        self.event_time = event_time
+        self.wall = wall
+        self.watermark = 0.0
+
+    def observe(self, moment: datetime) -> None:
+        self.watermark = max(self.watermark, moment.timestamp())
+
+    def __call__(self) -> float:
+        return self.watermark if self.event_time else self.wall()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self(), UTC)
+
+
+SWEEP_LIMIT = 2000
+"""Keys looked at per timer tick, so a sweep after recovery never blocks the loop long."""
 
 
 class Pipeline:
@@ -59,12 +118,19 @@ class Pipeline:
         metrics: Metrics,
         open_tickets: OpenTickets,
         send: Send,
+        *,
+        rules: Rules,
+        clock: Clock,
     ) -> None:
         self.topics = topics
         self.decoder = decoder
         self.metrics = metrics
         self.open_tickets = open_tickets
         self.send = send
+        self.rules = rules
+        self.clock = clock
+        self.sla_due = DueIndex()
+        self.fcr_due = DueIndex()
 
     def ingest(self, kind: SourceKind, messages: Iterable[Message]) -> None:
         for message in messages:
@@ -104,16 +170,210 @@ class Pipeline:
         for message in messages:
             if message.key is None or message.value is None:
                 continue
-            batches.setdefault(message.key, []).append(decode_event(message.value))
+            event = decode_event(message.value)
+            self.clock.observe(event.occurred_at)
+            batches.setdefault(message.key, []).append(event)
             partitions[message.key] = message.partition
+        now = self.clock.now()
         for key, events in batches.items():
             stored = table.get(key)
             state = decode_state(stored) if stored is not None else None
             transition = fold_all(state, events)
-            if transition.state is not state:
-                table[key] = encode_state(transition.state)
-            if transition.changed and transition.after.is_known:
-                self.send(self.topics.ticket_metrics, key, encode_snapshot(transition.after))
+            after = transition.after
+            new_state = self._check_sla(partitions[key], key, transition.state, after, now)
+            if new_state is not state:
+                table[key] = encode_state(new_state)
+            if transition.changed and after.is_known:
+                self.send(self.topics.ticket_metrics, key, encode_snapshot(after))
                 self.metrics.snapshots.inc()
+                self._share_view(transition.before, after)
             self.metrics.record(transition.effects)
-            self.open_tickets.update(partitions[key], transition.after)
+
+    def _check_sla(
+        self, partition: int, key: bytes, state: TicketState, ticket: TicketMetrics, now: datetime
+    ) -> TicketState:
+        """Emit the ticket's new SLA audit events; note when to look at it again."""
+        sla = check(state, ticket, self.rules.policies, now)
+        for event in sla.events:
+            self.send(self.topics.sla_events, key, _sla_message(ticket, event))
+        self.metrics.record_sla(sla.events, ticket)
+        self.open_tickets.update(partition, ticket, sla.running)
+        self.sla_due.set(partition, key, sla.next_due.timestamp() if sla.next_due else None)
+        return sla.state
+
+    def check_deadlines(self, table: MutableMapping[bytes, bytes]) -> int:
+        """Emit what passed deadlines caused for tickets no event arrived for; how many."""
+        now = self.clock.now()
+        due = self.sla_due.due(now.timestamp(), SWEEP_LIMIT)
+        for partition, key in due:
+            stored = table.get(key)
+            if stored is None:
+                continue
+            state = decode_state(stored)
+            checked = self._check_sla(partition, key, state, derive(state), now)
+            if checked is not state:
+                table[key] = encode_state(checked)
+        return len(due)
+
+    def _share_view(self, before: TicketMetrics | None, after: TicketMetrics) -> None:
+        """Tell the ticket's customer about it when what repeats and FCR depend on changed."""
+        if self.rules.repeat is None or after.opened_at is None:
+            return
+        view = _view_of(after)
+        if before is not None and before.is_known and _same_view(_view_of(before), view):
+            return
+        self.send(self.topics.customer_views, after.customer_id.encode(), encode_view(view))
+
+    def update_customers(
+        self, table: MutableMapping[bytes, bytes], messages: Iterable[Message]
+    ) -> None:
+        """Take a batch of ticket views: per customer one state write, then repeats and due
+        FCR verdicts are reported."""
+        views: dict[bytes, list[TicketView]] = {}
+        partitions: dict[bytes, int] = {}
+        for message in messages:
+            if message.key is None or message.value is None:
+                continue
+            views.setdefault(message.key, []).append(decode_view(message.value))
+            partitions[message.key] = message.partition
+        for key, batch in views.items():
+            stored = table.get(key)
+            state = decode_customer(stored) if stored is not None else None
+            for view in batch:
+                state = update(state, key.decode(), view)
+            assert state is not None
+            self._judge_customer(table, partitions[key], key, state)
+
+    def close_windows(self, table: MutableMapping[bytes, bytes]) -> int:
+        """Report the FCR verdicts whose window closed with no event arriving; how many."""
+        due = self.fcr_due.due(self.clock(), SWEEP_LIMIT)
+        for partition, key in due:
+            stored = table.get(key)
+            if stored is not None:
+                self._judge_customer(table, partition, key, decode_customer(stored), write=False)
+        return len(due)
+
+    def _judge_customer(
+        self,
+        table: MutableMapping[bytes, bytes],
+        partition: int,
+        key: bytes,
+        state: CustomerState,
+        *,
+        write: bool = True,
+    ) -> None:
+        rule = self.rules.repeat
+        assert rule is not None
+        judged, changes = observe(state, rule)
+        for change in changes:
+            self._report_repeat(judged, change)
+        judged, verdicts = close_windows(judged, rule, self.clock.now())
+        for ticket_id, fcr in verdicts.items():
+            self._report_verdict(judged, ticket_id, fcr, rule)
+        if write or judged is not state:
+            table[key] = encode_customer(judged)
+        upcoming = next_verdict_at(judged, rule)
+        self.fcr_due.set(partition, key, upcoming.timestamp() if upcoming else None)
+
+    def _report_repeat(self, state: CustomerState, change: RepeatChange) -> None:
+        repeat = change.repeat
+        ticket = state.tickets[repeat.ticket_id]
+        message = RepeatContactMessage(
+            event_id=f"{repeat.ticket_id}/repeat/{repeat.repeat_of}/{','.join(change.windows)}",
+            ticket_id=repeat.ticket_id,
+            customer_id=state.customer_id,
+            channel=repeat.channel,
+            opened_at=ticket.opened_at,
+            repeat_of=repeat.repeat_of,
+            gap_seconds=repeat.gap.total_seconds(),
+            previous_channel=repeat.previous_channel,
+            windows=change.windows,
+            new_windows=change.new_windows,
+        )
+        self.send(self.topics.repeat_contacts, state.customer_id.encode(), _json(message))
+        mark = RepeatFound(
+            ticket_id=repeat.ticket_id,
+            customer_id=state.customer_id,
+            occurred_at=ticket.opened_at,
+            repeat_of=repeat.repeat_of,
+            gap_seconds=message.gap_seconds,
+            previous_channel=repeat.previous_channel,
+            windows=change.windows,
+        )
+        self.send(self.topics.routed, repeat.ticket_id.encode(), encode_event(mark))
+        self.metrics.record_repeat(change)
+
+    def _report_verdict(
+        self, state: CustomerState, ticket_id: str, fcr: bool, rule: RepeatRule
+    ) -> None:
+        ticket = state.tickets[ticket_id]
+        assert ticket.resolved_at is not None
+        message = FcrVerdictMessage(
+            event_id=f"{ticket_id}/fcr",
+            ticket_id=ticket_id,
+            customer_id=state.customer_id,
+            channel=ticket.channel,
+            fcr=fcr,
+            resolved_at=ticket.resolved_at,
+            window_closed_at=ticket.resolved_at + rule.fcr_window,
+            reopens=ticket.reopens,
+        )
+        self.send(self.topics.repeat_contacts, state.customer_id.encode(), _json(message))
+        mark = FcrDecided(
+            ticket_id=ticket_id,
+            customer_id=state.customer_id,
+            occurred_at=message.window_closed_at,
+            fcr=fcr,
+        )
+        self.send(self.topics.routed, ticket_id.encode(), encode_event(mark))
+        self.metrics.record_fcr(ticket.channel, fcr)
+
+
+def _view_of(ticket: TicketMetrics) -> TicketView:
+    assert ticket.opened_at is not None
+    return TicketView(
+        ticket_id=ticket.ticket_id,
+        version=ticket.events,
+        opened_at=ticket.opened_at,
+        channel=ticket.channel or "unknown",
+        resolved_at=ticket.resolved_at if not ticket.is_open else None,
+        reopens=ticket.reopens,
+        reason=ticket.reason,
+    )
+
+
+def _same_view(a: TicketView, b: TicketView) -> bool:
+    return (a.opened_at, a.channel, a.resolved_at, a.reopens, a.reason) == (
+        b.opened_at,
+        b.channel,
+        b.resolved_at,
+        b.reopens,
+        b.reason,
+    )
+
+
+def _sla_message(ticket: TicketMetrics, event: SlaEvent) -> bytes:
+    message = SlaEventMessage(
+        event_id=f"{ticket.ticket_id}/{event.event_id}",
+        ticket_id=ticket.ticket_id,
+        customer_id=ticket.customer_id,
+        channel=ticket.channel,
+        priority=ticket.priority,
+        queue=ticket.queue,
+        kind=event.kind,
+        target=event.target,
+        cycle=event.cycle,
+        at=event.at,
+        deadline=event.deadline,
+        level=event.level,
+        policy=event.policy,
+        policy_version=event.policy_version,
+        target_seconds=event.target_seconds,
+        business_elapsed_seconds=event.business_elapsed_seconds,
+        calendar_elapsed_seconds=event.calendar_elapsed_seconds,
+    )
+    return _json(message)
+
+
+def _json(message: Any) -> bytes:
+    return message.__pydantic_serializer__.to_json(message)  # type: ignore[no-any-return]

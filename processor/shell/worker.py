@@ -10,11 +10,14 @@ import faust
 from prometheus_client import CollectorRegistry, start_http_server
 
 from processor.config import Settings
+from processor.core.sla import PolicyBook
 from processor.kafka import ensure_topics, wait_for_broker
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
+from processor.policies import load_policies
 from processor.shell.app import create_app
 from processor.shell.highwater import install_highwater_correction
+from processor.shell.pipeline import Clock, Rules
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -25,8 +28,9 @@ def topics_to_create(settings: Settings) -> dict[str, int]:
     Each source topic has an agent of its own and outputs are keyed, so an existing
     topic may keep whatever partition count it has.
     """
-    names = [*settings.topics.sources(), settings.topics.ticket_metrics, settings.topics.deadletter]
-    return dict.fromkeys(names, settings.topics.partitions)
+    topics = settings.topics
+    outputs = [topics.ticket_metrics, topics.deadletter, topics.sla_events, topics.repeat_contacts]
+    return dict.fromkeys([*topics.sources(), *outputs], topics.partitions)
 
 
 async def prepare(settings: Settings) -> None:
@@ -35,18 +39,35 @@ async def prepare(settings: Settings) -> None:
         await ensure_topics(settings.kafka, topics_to_create(settings), exact_partitions=False)
 
 
+def rules_of(settings: Settings) -> Rules:
+    """The configured rules; a bad policy file raises ``PolicyFileError`` naming the line."""
+    policy_file = settings.sla.policy_file
+    return Rules(
+        policies=load_policies(policy_file) if policy_file else PolicyBook(),
+        repeat=settings.repeat.rule(),
+    )
+
+
 def run_worker(settings: Settings) -> None:
+    rules = rules_of(settings)  # before anything starts: a bad file fails at once
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     install_highwater_correction()
     asyncio.run(prepare(settings))
+    rules = Rules(
+        policies=load_policies(settings.sla.policy_file)
+        if settings.sla.policy_file
+        else PolicyBook(),
+        repeat=settings.repeat.rule(),
+    )
+    clock = Clock(event_time=settings.sla.clock == "event_time", wall=time.time)
     registry = CollectorRegistry()
     open_tickets = OpenTickets()
-    metrics = Metrics(registry, open_tickets, time.time)
+    metrics = Metrics(registry, open_tickets, clock, settings.service_level.rule())
     server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, server.server_port)
-    app = create_app(settings, metrics, open_tickets)
+    app = create_app(settings, metrics, open_tickets, rules, clock)
     faust.Worker(
         app, loglevel=settings.log_level, redirect_stdouts=False
     ).execute_from_commandline()

@@ -15,25 +15,40 @@ from processor.codec import SourceDecoder, decode_state
 from processor.events import SourceKind
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
-from processor.shell.pipeline import Message, Pipeline, Topics
+from processor.shell.pipeline import Clock, Message, Pipeline, Rules, Topics
 
-TOPICS = Topics(routed="routed", ticket_metrics="cc.ticket-metrics", deadletter="cc.deadletter")
+TOPICS = Topics(
+    routed="routed",
+    customer_views="views",
+    ticket_metrics="cc.ticket-metrics",
+    deadletter="cc.deadletter",
+    sla_events="cc.sla-events",
+    repeat_contacts="cc.repeat-contacts",
+)
 NOW = 1_772_442_000.0  # 2026-03-02T09:00:00Z
 
 
 class Harness:
-    def __init__(self) -> None:
+    """The pipeline with dicts for tables and a list for the producer; internal topics are
+    handed back to the pipeline by ``drain`` as the Faust agents would."""
+
+    def __init__(self, rules: Rules | None = None, now: float = NOW + 600) -> None:
+        self.now = now
         self.registry = CollectorRegistry()
         self.open_tickets = OpenTickets()
-        self.metrics = Metrics(self.registry, self.open_tickets, lambda: NOW + 600)
+        self.clock = Clock(event_time=False, wall=lambda: self.now)
+        self.metrics = Metrics(self.registry, self.open_tickets, self.clock)
         self.sent: list[tuple[str, bytes | None, bytes]] = []
         self.table: dict[bytes, bytes] = {}
+        self.customers: dict[bytes, bytes] = {}
         self.pipeline = Pipeline(
             TOPICS,
             SourceDecoder(max_bytes=4096),
             self.metrics,
             self.open_tickets,
             lambda topic, key, value: self.sent.append((topic, key, value)),
+            rules=rules or Rules(),
+            clock=self.clock,
         )
         self._offset = 0
 
@@ -44,13 +59,30 @@ class Harness:
             messages.append(Message(f"cc.{kind.value}", 0, self._offset, b"k", raw))
             self._offset += 1
         self.pipeline.ingest(kind, messages)
-        routed = [
-            Message("routed", 1, i, key, value)
-            for i, (topic, key, value) in enumerate(self.sent)
-            if topic == "routed"
-        ]
-        self.sent = [sent for sent in self.sent if sent[0] != "routed"]
-        self.pipeline.update_tickets(self.table, routed)
+        self.drain()
+
+    def drain(self) -> None:
+        """Deliver what was sent to the internal topics until nothing is left."""
+        while internal := [sent for sent in self.sent if sent[0] in ("routed", "views")]:
+            self.sent = [sent for sent in self.sent if sent[0] not in ("routed", "views")]
+            for topic, step, table in (
+                ("routed", self.pipeline.update_tickets, self.table),
+                ("views", self.pipeline.update_customers, self.customers),
+            ):
+                batch = [
+                    Message(topic, 1, i, key, value)
+                    for i, (name, key, value) in enumerate(internal)
+                    if name == topic
+                ]
+                if batch:
+                    step(table, batch)
+
+    def tick(self, now: float) -> None:
+        """The worker's timer at ``now``."""
+        self.now = now
+        self.pipeline.check_deadlines(self.table)
+        self.pipeline.close_windows(self.customers)
+        self.drain()
 
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [orjson.loads(value) for name, _, value in self.sent if name == topic]

@@ -1,0 +1,38 @@
+"""A ticket's SLA audit events that are due and not yet emitted, and what is still running.
+
+``check(state, metrics, book, now)`` picks the ticket's policy from its current channel,
+priority and queue, lists the audit events due by ``now``, and records their ids in the
+state, so each is emitted exactly once however often the ticket is checked (after every
+event batch, on every timer tick, after a restart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from processor.core.sla import Policy, PolicyBook, Running, SlaEvent, due, next_due, running
+from processor.core.ticket import TicketState, clock_of
+from processor.core.ticket_metrics import TicketMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class SlaCheck:
+    state: TicketState
+    policy: Policy | None
+    events: tuple[SlaEvent, ...]
+    """Due and not emitted before: emit these."""
+    running: tuple[Running, ...]
+    next_due: datetime | None
+    """When to check the ticket again if no event arrives for it."""
+
+
+def check(state: TicketState, metrics: TicketMetrics, book: PolicyBook, now: datetime) -> SlaCheck:
+    policy = book.policy_for(metrics.channel, metrics.priority, metrics.queue)
+    if policy is None or not metrics.is_known:
+        return SlaCheck(state, None, (), (), None)
+    clock = clock_of(state)
+    fresh = tuple(e for e in due(clock, policy, now) if e.event_id not in state.sla_sent)
+    if fresh:
+        state = replace(state, sla_sent=state.sla_sent | {event.event_id for event in fresh})
+    return SlaCheck(state, policy, fresh, running(clock, policy), next_due(clock, policy, now))
