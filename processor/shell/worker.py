@@ -18,6 +18,7 @@ from processor.policies import load_policies
 from processor.shell.app import create_app
 from processor.shell.highwater import install_highwater_correction
 from processor.shell.pipeline import Clock, Rules
+from processor.shell.uncommitted import install_uncommitted_seek
 
 log = logging.getLogger("ccpulse.worker")
 
@@ -54,6 +55,7 @@ def run_worker(settings: Settings) -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     install_highwater_correction()
+    install_uncommitted_seek()
     asyncio.run(prepare(settings))
     rules = Rules(
         policies=load_policies(settings.sla.policy_file)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -165,3 +166,45 @@ def last_per_key(records: Iterable[tuple[bytes, bytes]]) -> Mapping[str, dict[st
     for key, value in records:
         latest[key.decode()] = orjson.loads(value)
     return latest
+
+
+class TopicWatcher:
+    """Consumes a topic from the beginning on a background thread and notes, for every
+    message, the wall-clock time (Unix seconds) at which it was received."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
+        self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> TopicWatcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(self.topic, p) for p in range(self.partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            while not self._stop.is_set():
+                batch = await consumer.getmany(timeout_ms=100)
+                now = time.time()
+                for messages in batch.values():
+                    self.received.extend((now, orjson.loads(m.value)) for m in messages)
+        finally:
+            await consumer.stop()
+
+    def messages(self, **match: Any) -> list[tuple[float, dict[str, Any]]]:
+        """(received at, message) of the messages whose fields equal ``match``."""
+        return [
+            (at, message)
+            for at, message in list(self.received)
+            if all(message.get(field) == value for field, value in match.items())
+        ]
