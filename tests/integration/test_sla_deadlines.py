@@ -58,7 +58,7 @@ def start_ready(settings: Settings, tmp_path: Path) -> WorkerProcess:
         "message_id": "<warm-up@example.com>",
     }
     produce(settings.kafka.bootstrap_servers, [(settings.topics.emails, b"w", warm_up)])
-    worker.wait_for(lambda w: w.total("ccpulse_events_consumed_total") >= 1, what="the warm-up event")
+    worker.wait_for(lambda w: w.total("ccpulse_events_consumed_total") >= 1, what="warm-up")
     return worker
 
 
