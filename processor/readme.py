@@ -37,6 +37,8 @@ def config_reference() -> str:
             if isinstance(value, BaseModel):
                 walk(f"{variable}__", type(value), value)
                 continue
+            if isinstance(value, tuple | list):
+                value = json.dumps(list(value))
             shown = "" if value is None else f"`{getattr(value, 'value', value)}`"
             rows.append(f"| `{variable}` | {shown} | {field.description or ''} |")
 

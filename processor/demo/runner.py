@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from processor.broker import EmbeddedBroker, die_with_parent
-from processor.config import KafkaSettings, Settings, settings_env
+from processor.config import KafkaSettings, RepeatSettings, Settings, settings_env
 from processor.demo.summary import run_summary
 from processor.demo.traffic import run_traffic
 from processor.shell.worker import prepare
@@ -36,6 +36,7 @@ def run_demo(
     duration: float | None,
 ) -> int:
     with contextlib.ExitStack() as stack:
+        settings = demo_rules(settings)
         if not external_broker:
             print("starting the embedded Kafka-protocol broker…", flush=True)
             broker = stack.enter_context(EmbeddedBroker())
@@ -62,6 +63,21 @@ def run_load(
             _live(settings, None, rate=rate, time_scale=time_scale, seed=seed, duration=duration)
         )
     return 0
+
+
+DEMO_POLICIES = Path(__file__).with_name("sla-policies.yaml")
+DEMO_REPEAT = RepeatSettings(windows=("2m", "30m"), fcr_window="1m")
+"""Windows short enough to watch: the demo compresses days into minutes."""
+
+
+def demo_rules(settings: Settings) -> Settings:
+    """The demo's SLA policies and repeat windows, unless others were configured."""
+    update: dict[str, object] = {}
+    if settings.sla.policy_file is None:
+        update["sla"] = settings.sla.model_copy(update={"policy_file": str(DEMO_POLICIES)})
+    if settings.repeat == RepeatSettings():
+        update["repeat"] = DEMO_REPEAT
+    return settings.model_copy(update=update)
 
 
 def _on_embedded_broker(settings: Settings, bootstrap: str) -> Settings:

@@ -48,7 +48,15 @@ _TOTALS = {
     "ccpulse_events_consumed_total": "consumed",
     "ccpulse_events_rejected_total": "rejected",
     "ccpulse_events_duplicate_total": "duplicates",
+    "ccpulse_sla_warnings_total": "sla_warnings",
+    "ccpulse_sla_breaches_total": "sla_breaches",
+    "ccpulse_sla_met_total": "sla_met",
+    "ccpulse_sla_tickets_at_risk": "at_risk",
+    "ccpulse_calls_abandoned_total": "abandoned",
 }
+_REPEATS = "ccpulse_repeat_contacts_total"
+_FCR = "ccpulse_fcr_verdicts_total"
+_SERVICE_LEVEL = "ccpulse_call_service_level_calls_total"
 _FRT_BUCKET = "ccpulse_first_response_seconds_bucket"
 _OLDEST = "ccpulse_oldest_awaiting_first_response_seconds"
 
@@ -70,6 +78,17 @@ class MetricsView:
     consumed: float = 0.0
     rejected: float = 0.0
     duplicates: float = 0.0
+    sla_warnings: float = 0.0
+    sla_breaches: float = 0.0
+    sla_met: float = 0.0
+    at_risk: float = 0.0
+    abandoned: float = 0.0
+    repeats: Mapping[str, float] = field(default_factory=dict)
+    """By repeat window."""
+    fcr: Mapping[str, float] = field(default_factory=dict)
+    """By verdict: positive, negative."""
+    service_level: Mapping[str, float] = field(default_factory=dict)
+    """Calls by result: within, outside."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +112,8 @@ class Summary:
     consumed: float
     rejected: float
     duplicates: float
+    outcomes: MetricsView = field(default_factory=MetricsView)
+    """SLA, repeat, FCR and call figures of the current scrape."""
 
 
 def parse(text: str) -> MetricsView:
@@ -101,10 +122,16 @@ def parse(text: str) -> MetricsView:
     summed: dict[str, defaultdict[str, float]] = {name: defaultdict(float) for name in _SUMMED}
     oldest: dict[str, float] = {}
     totals = dict.fromkeys(_TOTALS, 0.0)
+    by_label: dict[str, defaultdict[str, float]] = {
+        name: defaultdict(float) for name in (_REPEATS, _FCR, _SERVICE_LEVEL)
+    }
+    label_of = {_REPEATS: "window", _FCR: "verdict", _SERVICE_LEVEL: "result"}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             channel = sample.labels.get("channel", "")
-            if sample.name == _FRT_BUCKET:
+            if sample.name in by_label:
+                by_label[sample.name][sample.labels[label_of[sample.name]]] += sample.value
+            elif sample.name == _FRT_BUCKET:
                 buckets[channel][float(sample.labels["le"])] += sample.value
             elif sample.name in summed:
                 summed[sample.name][channel] += sample.value
@@ -123,9 +150,10 @@ def parse(text: str) -> MetricsView:
         open=by_field["open"],
         awaiting=by_field["awaiting"],
         oldest=oldest,
-        consumed=total["consumed"],
-        rejected=total["rejected"],
-        duplicates=total["duplicates"],
+        repeats=dict(by_label[_REPEATS]),
+        fcr=dict(by_label[_FCR]),
+        service_level=dict(by_label[_SERVICE_LEVEL]),
+        **total,
     )
 
 
@@ -155,7 +183,7 @@ def summarize(current: MetricsView, previous: MetricsView | None, elapsed_s: flo
     if previous is not None and elapsed_s > 0:
         # A restarted worker starts its counters at zero again: no negative rate.
         rate = max(0.0, current.consumed - previous.consumed) / elapsed_s
-    return Summary(lines, rate, current.consumed, current.rejected, current.duplicates)
+    return Summary(lines, rate, current.consumed, current.rejected, current.duplicates, current)
 
 
 def _channels(view: MetricsView) -> list[str]:
@@ -212,10 +240,29 @@ def render(summary: Summary, width: int = 80) -> str:
         _row(_HEADER),
         *(_row(_cells(line)) for line in summary.channels),
         "",
+        *_outcomes(summary.outcomes),
+        "",
         f"events/s {rate}   consumed {summary.consumed:,.0f}   "
         f"rejected {summary.rejected:,.0f}   duplicates {summary.duplicates:,.0f}",
     ]
     return "\n".join(row[:width].rstrip() for row in rows)
+
+
+def _outcomes(view: MetricsView) -> list[str]:
+    judged = view.sla_met + view.sla_breaches
+    compliance = f" ({view.sla_met / judged:.0%} met)" if judged else ""
+    repeats = "  ".join(f"{window} {count:,.0f}" for window, count in view.repeats.items())
+    positive, negative = view.fcr.get("positive", 0.0), view.fcr.get("negative", 0.0)
+    fcr = f"{positive / (positive + negative):.0%}" if positive + negative else "—"
+    within, outside = view.service_level.get("within", 0.0), view.service_level.get("outside", 0.0)
+    level = f"{within / (within + outside):.0%}" if within + outside else "—"
+    return [
+        "",
+        f"SLA      met {view.sla_met:,.0f}   breached {view.sla_breaches:,.0f}{compliance}   "
+        f"warnings {view.sla_warnings:,.0f}   at risk now {view.at_risk:,.0f}",
+        f"repeats  {repeats or '—'}   FCR {fcr} of {positive + negative:,.0f} decided",
+        f"calls    service level {level}   abandoned {view.abandoned:,.0f}",
+    ]
 
 
 def _cells(line: ChannelLine) -> tuple[str, ...]:
