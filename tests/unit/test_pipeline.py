@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from processor.codec import SourceDecoder, decode_state
+from processor.core.customer import RepeatRule
 from processor.events import SourceKind
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
@@ -263,3 +265,127 @@ def test_any_order_batching_and_redelivery_give_the_same_snapshots_and_totals(
         batches.append(stream[start : start + size])
         start += size
     assert outcome(batches) == outcome([SCENARIO])
+
+
+# -- SLA, repeat contacts, FCR, service level -------------------------------------------
+
+POLICY = """
+version: v7
+policies:
+  - name: email
+    match: {channel: email}
+    targets: {first_response: 10m}
+    warnings: {at: [50%]}
+"""
+
+
+def sla_harness() -> Harness:
+    from processor.policies import parse_policies
+
+    return Harness(rules=Rules(policies=parse_policies(POLICY)), now=NOW)
+
+
+def test_a_deadline_passing_with_no_event_is_published_once_by_the_timer() -> None:
+    h = sla_harness()
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
+    assert [e["kind"] for e in h.on("cc.sla-events")] == ["applied"]
+    h.tick(NOW + 299)
+    assert len(h.on("cc.sla-events")) == 1
+    labels = {"channel": "email", "priority": "normal", "target": "first_response"}
+    assert h.value("ccpulse_sla_tickets_at_risk", **labels) == 0
+    h.tick(NOW + 300)
+    h.tick(NOW + 301)
+    assert [e["kind"] for e in h.on("cc.sla-events")] == ["applied", "warning"]
+    assert h.value("ccpulse_sla_tickets_at_risk", **labels) == 1
+    assert h.value("ccpulse_sla_seconds_to_next_breach", channel="email") == 299
+    h.tick(NOW + 600)
+    h.tick(NOW + 900)
+    events = h.on("cc.sla-events")
+    assert [e["kind"] for e in events] == ["applied", "warning", "breached"]
+    assert events[-1]["event_id"] == "t1/first_response/0/breached"
+    assert events[-1]["policy_version"] == "v7"
+    assert h.value("ccpulse_sla_breaches_total", **labels) == 1
+    assert h.value("ccpulse_sla_warnings_total", **labels) == 1
+    assert h.value("ccpulse_sla_tickets_at_risk", **labels) == 0
+
+
+def test_a_response_in_time_is_met_and_stops_the_timer() -> None:
+    h = sla_harness()
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
+    h.feed(SourceKind.EMAILS, body("email.sent", 60, thread_id="t1", message_id="m2"))
+    h.tick(NOW + 3600)
+    assert [e["kind"] for e in h.on("cc.sla-events")] == ["applied", "met"]
+    labels = {"channel": "email", "priority": "normal", "target": "first_response"}
+    assert h.value("ccpulse_sla_met_total", **labels) == 1
+    assert len(h.pipeline.sla_due) == 0
+
+
+REPEATS = Rules(repeat=RepeatRule((("1h", timedelta(hours=1)),), timedelta(hours=1)))
+
+
+def ticket(second: int, customer: str, tid: str, channel: str = "email") -> dict[str, Any]:
+    return {
+        **body("ticket.created", second, ticket_id=tid, channel=channel),
+        "customer_id": customer,
+    }
+
+
+def solved(second: int, customer: str, tid: str) -> dict[str, Any]:
+    status = body("ticket.status_changed", second, ticket_id=tid, status="solved")
+    return {**status, "customer_id": customer}
+
+
+def test_a_second_ticket_within_the_window_is_flagged_and_fails_the_first_ones_fcr() -> None:
+    h = Harness(rules=REPEATS, now=NOW)
+    h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"))
+    h.feed(SourceKind.TICKETS, ticket(600, "c1", "B", channel="chat"))
+    (repeat,) = [m for m in h.on("cc.repeat-contacts") if m["type"] == "repeat_contact"]
+    assert (repeat["ticket_id"], repeat["repeat_of"], repeat["gap_seconds"]) == ("B", "A", 600)
+    assert repeat["previous_channel"] == "email"
+    labels = {"window": "1h", "channel": "chat", "previous_channel": "email"}
+    assert h.value("ccpulse_repeat_contacts_total", **labels) == 1
+    snapshots = {s["ticket_id"]: s for s in h.on("cc.ticket-metrics")}
+    assert snapshots["B"]["repeat_of"] == "A"
+    assert snapshots["B"]["repeat_windows"] == ["1h"]
+    h.tick(NOW + 60 + 3599)
+    assert not [m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]
+    h.tick(NOW + 60 + 3600)
+    (verdict,) = [m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]
+    assert (verdict["ticket_id"], verdict["fcr"]) == ("A", False)
+    assert h.value("ccpulse_fcr_verdicts_total", channel="email", verdict="negative") == 1
+    assert [s["fcr"] for s in h.on("cc.ticket-metrics") if s["ticket_id"] == "A"][-1] is False
+    h.tick(NOW + 7200)
+    assert len([m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]) == 1
+
+
+def test_a_customer_who_stays_away_gets_a_positive_verdict_when_the_window_closes() -> None:
+    h = Harness(rules=REPEATS, now=NOW)
+    h.feed(SourceKind.TICKETS, ticket(0, "c2", "C"), solved(60, "c2", "C"))
+    h.feed(SourceKind.TICKETS, ticket(7200, "c2", "D"))  # after the window: not a repeat
+    h.tick(NOW + 60 + 3600)
+    messages = h.on("cc.repeat-contacts")
+    assert [(m["type"], m["ticket_id"], m.get("fcr")) for m in messages] == [
+        ("fcr_verdict", "C", True)
+    ]
+
+
+def test_calls_feed_the_service_level_abandons_and_speed_of_answer() -> None:
+    h = Harness()
+    calls = [
+        ("k1", 0, "call.answered", 15),  # within 20 s
+        ("k2", 0, "call.answered", 45),  # outside
+        ("k3", 0, "call.abandoned", 3),  # short abandon: excluded
+        ("k4", 0, "call.abandoned", 30),  # counts as missed
+    ]
+    for call_id, queued, outcome, after in calls:
+        h.feed(
+            SourceKind.CALLS,
+            body("call.queued", queued, call_id=call_id),
+            body(outcome, queued + after, call_id=call_id, agent_id="a"),
+        )
+    assert h.value("ccpulse_call_service_level_calls_total", result="within") == 1
+    assert h.value("ccpulse_call_service_level_calls_total", result="outside") == 2
+    assert h.value("ccpulse_calls_abandoned_total", short="true") == 1
+    assert h.value("ccpulse_calls_abandoned_total", short="false") == 1
+    assert h.value("ccpulse_calls_answered_total") == 2
+    assert h.value("ccpulse_call_answer_seconds_sum") == 60
