@@ -9,8 +9,12 @@ from hypothesis import strategies as st
 
 from processor.core.customer import (
     CustomerState,
+    RepeatRule,
     TicketView,
+    close_windows,
     fcr_verdict,
+    next_verdict_at,
+    observe,
     repeat_of,
     repeats,
     update,
@@ -103,3 +107,36 @@ def test_any_order_and_redelivery_give_the_same_repeats_and_verdicts(
     now = T0 + timedelta(days=60)
     assert repeats(shuffled, WEEK) == repeats(expected, WEEK)
     assert verdicts_due(shuffled, WEEK, now) == {"A": False, "C": False}
+
+
+RULE = RepeatRule((("1d", timedelta(days=1)), ("7d", WEEK)), WEEK)
+
+
+def test_observe_reports_each_window_once_and_updates_a_changed_repeat_of() -> None:
+    state, changes = observe(customer(view("A", 0), view("C", 2, "phone")), RULE)
+    assert [
+        (c.repeat.ticket_id, c.repeat.repeat_of, c.windows, c.new_windows) for c in changes
+    ] == [("C", "A", ("7d",), ("7d",))]
+    assert observe(state, RULE)[1] == []
+    late = update(state, "c1", view("B", 1.5, "chat"))  # a late, earlier ticket
+    _, changes = observe(late, RULE)
+    moved = {c.repeat.ticket_id: (c.repeat.repeat_of, c.windows, c.new_windows) for c in changes}
+    assert moved == {"B": ("A", ("7d",), ("7d",)), "C": ("B", ("7d", "1d"), ("1d",))}
+
+
+def test_with_same_reason_only_a_ticket_for_the_same_reason_is_a_repeat() -> None:
+    same = RepeatRule(RULE.windows, WEEK, same_reason=True)
+    state = customer(view("A", 0, reason="refund"), view("B", 1, reason="login"))
+    assert observe(state, same)[1] == []
+    state = update(state, "c1", view("C", 2, reason="refund"))
+    (change,) = observe(state, same)[1]
+    assert (change.repeat.ticket_id, change.repeat.repeat_of) == ("C", "A")
+
+
+def test_close_windows_decides_each_verdict_once_and_tells_the_next_closing() -> None:
+    state = customer(view("A", 0, resolved_at=T0 + timedelta(hours=1)))
+    assert next_verdict_at(state, RULE) == T0 + timedelta(hours=1) + WEEK
+    state, verdicts = close_windows(state, RULE, T0 + timedelta(days=8))
+    assert verdicts == {"A": True}
+    assert close_windows(state, RULE, T0 + timedelta(days=9))[1] == {}
+    assert next_verdict_at(state, RULE) is None
