@@ -238,11 +238,12 @@ class Pipeline:
             partitions[message.key] = message.partition
         for key, batch in views.items():
             stored = table.get(key)
-            state = decode_customer(stored) if stored is not None else None
+            before = decode_customer(stored) if stored is not None else None
+            state = before
             for view in batch:
                 state = update(state, key.decode(), view)
             assert state is not None
-            self._judge_customer(table, partitions[key], key, state)
+            self._judge_customer(table, partitions[key], key, before, state)
 
     def close_windows(self, table: MutableMapping[bytes, bytes]) -> int:
         """Report the FCR verdicts whose window closed with no event arriving; how many."""
@@ -250,7 +251,8 @@ class Pipeline:
         for partition, key in due:
             stored = table.get(key)
             if stored is not None:
-                self._judge_customer(table, partition, key, decode_customer(stored), write=False)
+                state = decode_customer(stored)
+                self._judge_customer(table, partition, key, state, state)
         return len(due)
 
     def _judge_customer(
@@ -258,10 +260,10 @@ class Pipeline:
         table: MutableMapping[bytes, bytes],
         partition: int,
         key: bytes,
+        stored: CustomerState | None,
         state: CustomerState,
-        *,
-        write: bool = True,
     ) -> None:
+        """Report new repeats and due verdicts; write the state if anything changed."""
         rule = self.rules.repeat
         assert rule is not None
         judged, changes = observe(state, rule)
@@ -270,7 +272,7 @@ class Pipeline:
         judged, verdicts = close_windows(judged, rule, self.clock.now())
         for ticket_id, fcr in verdicts.items():
             self._report_verdict(judged, ticket_id, fcr, rule)
-        if write or judged is not state:
+        if judged != stored:
             table[key] = encode_customer(judged)
         upcoming = next_verdict_at(judged, rule)
         self.fcr_due.set(partition, key, upcoming.timestamp() if upcoming else None)
