@@ -31,7 +31,8 @@ from processor.core.calendar import BusinessCalendar
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HORIZON = timedelta(days=3660)
 WAITING_ON_CUSTOMER = frozenset({"pending", "on_hold"})
-CLOSING = frozenset({"solved", "closed", "abandoned"})
+ABANDONED = "abandoned"
+CLOSING = frozenset({"solved", "closed", ABANDONED})
 
 
 class Target(StrEnum):
@@ -129,7 +130,10 @@ def timers(clock: TicketClock) -> list[Timer]:
         found.append(_response_timer(Target.FIRST_RESPONSE, 0, start, clock, resolutions))
         found.extend(_next_response_timers(clock, resolutions))
     if clock.opened_at is not None:
-        found.append(Timer(Target.RESOLUTION, 0, clock.opened_at, _resolved_at(clock)))
+        closed_at = _closed_at(clock)
+        # An abandoned call is closed, not resolved: its resolution timer has no verdict.
+        resolved = clock.statuses[-1][1] != ABANDONED if closed_at is not None else True
+        found.append(Timer(Target.RESOLUTION, 0, clock.opened_at, closed_at, verdict=resolved))
     return found
 
 
@@ -161,7 +165,8 @@ def _next_response_timers(clock: TicketClock, resolutions: list[int]) -> Iterato
             waiting = False
 
 
-def _resolved_at(clock: TicketClock) -> int | None:
+def _closed_at(clock: TicketClock) -> int | None:
+    """When the ticket's current closed spell (solved, closed, abandoned) began, if closed."""
     latest = clock.statuses[-1] if clock.statuses else None
     if latest is None or latest[1] not in CLOSING:
         return None

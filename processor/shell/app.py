@@ -118,13 +118,14 @@ def create_app(
     async def index_recovered_tickets() -> None:
         mine = owned(topics.routed)
         recovered = [
-            (partition, key, value)
+            (partition, key, derive(decode_state(value)))
             for key, value in tickets.data.items()
             if (partition := partition_of(key, partitions)) in mine
         ]
-        open_tickets.replace((partition, derive(decode_state(v))) for partition, _, v in recovered)
-        for partition, key, _ in recovered:  # the first sweeps check them all
-            pipeline.sla_due.set(partition, key, 0.0)
+        open_tickets.replace((partition, ticket) for partition, _, ticket in recovered)
+        for partition, key, ticket in recovered:  # the first sweeps check every open one
+            if ticket.is_open:
+                pipeline.sla_due.set(partition, key, 0.0)
 
     @customers.on_recover
     async def index_recovered_customers() -> None:

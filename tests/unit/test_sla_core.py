@@ -241,3 +241,12 @@ def test_same_events_in_any_order_and_checks_at_any_moments_give_the_same_trail(
     emitted += [e.event_id for e in final.events]
     assert len(emitted) == len(set(emitted))
     assert expected <= set(emitted)
+
+
+def test_an_abandoned_call_has_no_resolution_verdict() -> None:
+    events = [
+        event("call.queued", minute=0, call_id="c9"),
+        event("call.abandoned", minute=1, call_id="c9"),
+    ]
+    found = trail(events, policy(first_response=600, resolution=3600), at(120))
+    assert [k for k, *_ in found] == ["applied", "applied"]
