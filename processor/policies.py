@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from processor.core.calendar import BusinessCalendar, Interval
 from processor.core.sla import Policy, PolicyBook, Rule, Target
@@ -71,9 +79,18 @@ class CalendarSpec(_Strict):
             holidays=frozenset(self.holidays),
         )
 
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:
+        for days, spans in hours.items():
+            _weekdays(days)
+            for span in spans:
+                _interval(span)
+        return hours
+
     @model_validator(mode="after")
     def _valid_calendar(self) -> CalendarSpec:
-        self.build()
+        self.build()  # overlapping intervals, an unknown time zone
         return self
 
 
@@ -119,13 +136,12 @@ class PolicyFile(_Strict):
     calendars: dict[str, CalendarSpec] = {}
     policies: list[PolicySpec] = []
 
-    @model_validator(mode="after")
-    def _known_calendars(self) -> PolicyFile:
-        for spec in self.policies:
+    def unknown_calendar(self) -> tuple[int, str] | None:
+        """(index, name) of the first policy naming a calendar the file does not define."""
+        for index, spec in enumerate(self.policies):
             if spec.calendar is not None and spec.calendar not in self.calendars:
-                unknown = spec.calendar
-                raise ValueError(f"policy {spec.name!r} names an unknown calendar {unknown!r}")
-        return self
+                return index, spec.calendar
+        return None
 
     def book(self) -> PolicyBook:
         calendars = {name: spec.build() for name, spec in self.calendars.items()}
@@ -173,7 +189,7 @@ def parse_policies(text: str, source: str = "<policies>") -> PolicyBook:
         where = f":{mark.line + 1}" if mark is not None else ""
         raise PolicyFileError(f"{source}{where}: not valid YAML: {error}") from error
     try:
-        return PolicyFile.model_validate(document or {}).book()
+        policy_file = PolicyFile.model_validate(document or {})
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
@@ -182,6 +198,13 @@ def parse_policies(text: str, source: str = "<policies>") -> PolicyBook:
         count = error.error_count()
         more = f" (and {count - 1} more)" if count > 1 else ""
         raise PolicyFileError(f"{source}:{line}: {where}: {message}{more}") from error
+    if unknown := policy_file.unknown_calendar():
+        index, name = unknown
+        line = _line_of(root, ("policies", index, "calendar"))
+        raise PolicyFileError(
+            f"{source}:{line}: policies.{index}.calendar: unknown calendar {name!r}"
+        )
+    return policy_file.book()
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
