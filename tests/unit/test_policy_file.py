@@ -105,3 +105,14 @@ def test_an_empty_file_means_no_policy_at_all() -> None:
     with pytest.raises(PolicyFileError, match="version"):
         parse_policies("policies: []\n")
     assert parse_policies('version: "v1"\n').policy_for("email", "normal", None) is None
+
+
+def test_the_worker_refuses_a_bad_policy_file_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from processor.cli import main
+
+    bad = tmp_path / "sla.yaml"
+    bad.write_text(VALID.replace("7200", "2 hours"))
+    assert main(["worker", "--broker", "127.0.0.1:1", "--sla-policies", str(bad)]) == 2
+    assert f"ccpulse: {bad}:16: policies.1.targets.first_response" in capsys.readouterr().err
