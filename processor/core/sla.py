@@ -251,19 +251,24 @@ def due(clock: TicketClock, policy: Policy, now: datetime) -> list[SlaEvent]:
     events: list[SlaEvent] = []
     for timer in timers(clock):
         if timer.target in policy.targets:
-            events.extend(_timer_events(timer, clock, policy, now))
+            events.extend(_timer_events(timer, clock, policy))
     return sorted((e for e in events if e.at <= now), key=lambda e: (e.at, e.event_id))
 
 
-def _timer_events(
-    timer: Timer, clock: TicketClock, policy: Policy, now: datetime
-) -> Iterator[SlaEvent]:
+def _timer_events(timer: Timer, clock: TicketClock, policy: Policy) -> Iterator[SlaEvent]:
     seconds = policy.targets[timer.target]
     elapsed = _Elapsed(timer, clock, policy)
     base = f"{timer.target}/{timer.cycle}"
     stop = moment(timer.stop) if timer.stop is not None else None
 
-    def event(kind: SlaKind, at: datetime, suffix: str = "", **extra: object) -> SlaEvent:
+    def event(
+        kind: SlaKind,
+        at: datetime,
+        suffix: str = "",
+        *,
+        level: float | None = None,
+        deadline: datetime | None = None,
+    ) -> SlaEvent:
         return SlaEvent(
             event_id=f"{base}/{kind}{suffix}",
             kind=kind,
@@ -275,7 +280,8 @@ def _timer_events(
             target_seconds=seconds,
             business_elapsed_seconds=elapsed.by(at),
             calendar_elapsed_seconds=(at - elapsed.start).total_seconds(),
-            **extra,  # type: ignore[arg-type]
+            deadline=deadline,
+            level=level,
         )
 
     deadline = elapsed.when(seconds)
@@ -313,7 +319,7 @@ def next_due(clock: TicketClock, policy: Policy, now: datetime) -> datetime | No
         e.at
         for timer in timers(clock)
         if timer.target in policy.targets
-        for e in _timer_events(timer, clock, policy, now)
+        for e in _timer_events(timer, clock, policy)
         if e.at > now
     ]
     return min(upcoming) if upcoming else None

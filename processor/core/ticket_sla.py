@@ -22,6 +22,8 @@ class SlaCheck:
     policy: Policy | None
     events: tuple[SlaEvent, ...]
     """Due and not emitted before: emit these."""
+    emitted: tuple[SlaEvent, ...]
+    """Due and emitted before (to publish again when a crash may have lost them)."""
     running: tuple[Running, ...]
     next_due: datetime | None
     """When to check the ticket again if no event arrives for it."""
@@ -30,9 +32,12 @@ class SlaCheck:
 def check(state: TicketState, metrics: TicketMetrics, book: PolicyBook, now: datetime) -> SlaCheck:
     policy = book.policy_for(metrics.channel, metrics.priority, metrics.queue)
     if policy is None or not metrics.is_known:
-        return SlaCheck(state, None, (), (), None)
+        return SlaCheck(state, None, (), (), (), None)
     clock = clock_of(state)
-    fresh = tuple(e for e in due(clock, policy, now) if e.event_id not in state.sla_sent)
+    events = due(clock, policy, now)
+    fresh = tuple(e for e in events if e.event_id not in state.sla_sent)
+    emitted = tuple(e for e in events if e.event_id in state.sla_sent)
     if fresh:
         state = replace(state, sla_sent=state.sla_sent | {event.event_id for event in fresh})
-    return SlaCheck(state, policy, fresh, running(clock, policy), next_due(clock, policy, now))
+    upcoming = next_due(clock, policy, now)
+    return SlaCheck(state, policy, fresh, emitted, running(clock, policy), upcoming)

@@ -34,9 +34,10 @@ from processor.codec import (
     encode_state,
     encode_view,
 )
-from processor.core import TicketMetrics, TicketState, derive, fold_all
+from processor.core import DuplicateIgnored, TicketMetrics, TicketState, derive, fold_all
 from processor.core.customer import (
     CustomerState,
+    Repeat,
     RepeatChange,
     RepeatRule,
     TicketView,
@@ -180,21 +181,33 @@ class Pipeline:
             state = decode_state(stored) if stored is not None else None
             transition = fold_all(state, events)
             after = transition.after
-            new_state = self._check_sla(partitions[key], key, transition.state, after, now)
+            # A redelivered event was handled before, maybe by a worker that died before all
+            # of its outputs were out: publish the ticket's outputs again (same ids).
+            again = any(isinstance(e, DuplicateIgnored) for e in transition.effects)
+            state_now = transition.state
+            new_state = self._check_sla(partitions[key], key, state_now, after, now, again=again)
             if new_state is not state:
                 table[key] = encode_state(new_state)
-            if transition.changed and after.is_known:
+            if (transition.changed or again) and after.is_known:
                 self.send(self.topics.ticket_metrics, key, encode_snapshot(after))
                 self.metrics.snapshots.inc()
-                self._share_view(transition.before, after)
+                self._share_view(None if again else transition.before, after)
             self.metrics.record(transition.effects)
 
     def _check_sla(
-        self, partition: int, key: bytes, state: TicketState, ticket: TicketMetrics, now: datetime
+        self,
+        partition: int,
+        key: bytes,
+        state: TicketState,
+        ticket: TicketMetrics,
+        now: datetime,
+        *,
+        again: bool = False,
     ) -> TicketState:
-        """Emit the ticket's new SLA audit events; note when to look at it again."""
+        """Emit the ticket's new SLA audit events (``again``: all due ones); note when to
+        look at it again."""
         sla = check(state, ticket, self.rules.policies, now)
-        for event in sla.events:
+        for event in (*sla.emitted, *sla.events) if again else sla.events:
             self.send(self.topics.sla_events, key, _sla_message(ticket, event))
         self.metrics.record_sla(sla.events, ticket)
         self.open_tickets.update(partition, ticket, sla.running)
@@ -239,11 +252,15 @@ class Pipeline:
         for key, batch in views.items():
             stored = table.get(key)
             before = decode_customer(stored) if stored is not None else None
-            state = before
+            state, again = before, False
             for view in batch:
-                state = update(state, key.decode(), view)
+                updated = update(state, key.decode(), view)
+                again |= updated is state  # a view seen before: a redelivery
+                state = updated
             assert state is not None
             self._judge_customer(table, partitions[key], key, before, state)
+            if again:
+                self._republish(decode_customer(table[key]))
 
     def close_windows(self, table: MutableMapping[bytes, bytes]) -> int:
         """Report the FCR verdicts whose window closed with no event arriving; how many."""
@@ -277,7 +294,22 @@ class Pipeline:
         upcoming = next_verdict_at(judged, rule)
         self.fcr_due.set(partition, key, upcoming.timestamp() if upcoming else None)
 
-    def _report_repeat(self, state: CustomerState, change: RepeatChange) -> None:
+    def _republish(self, state: CustomerState) -> None:
+        """Publish the customer's repeat flags and verdicts again, with the same ids: a
+        redelivered view means a worker may have died before they were all out."""
+        rule = self.rules.repeat
+        assert rule is not None
+        for ticket_id, (repeat_of, windows) in state.flagged.items():
+            ticket, previous = state.tickets[ticket_id], state.tickets[repeat_of]
+            gap = ticket.opened_at - previous.opened_at
+            repeat = Repeat(ticket_id, repeat_of, gap, ticket.channel, previous.channel)
+            self._report_repeat(state, RepeatChange(repeat, windows, ()), count=False)
+        for ticket_id, fcr in state.decided.items():
+            self._report_verdict(state, ticket_id, fcr, rule, count=False)
+
+    def _report_repeat(
+        self, state: CustomerState, change: RepeatChange, count: bool = True
+    ) -> None:
         repeat = change.repeat
         ticket = state.tickets[repeat.ticket_id]
         message = RepeatContactMessage(
@@ -303,10 +335,11 @@ class Pipeline:
             windows=change.windows,
         )
         self.send(self.topics.routed, repeat.ticket_id.encode(), encode_event(mark))
-        self.metrics.record_repeat(change)
+        if count:
+            self.metrics.record_repeat(change)
 
     def _report_verdict(
-        self, state: CustomerState, ticket_id: str, fcr: bool, rule: RepeatRule
+        self, state: CustomerState, ticket_id: str, fcr: bool, rule: RepeatRule, count: bool = True
     ) -> None:
         ticket = state.tickets[ticket_id]
         assert ticket.resolved_at is not None
@@ -328,7 +361,8 @@ class Pipeline:
             fcr=fcr,
         )
         self.send(self.topics.routed, ticket_id.encode(), encode_event(mark))
-        self.metrics.record_fcr(ticket.channel, fcr)
+        if count:
+            self.metrics.record_fcr(ticket.channel, fcr)
 
 
 def _view_of(ticket: TicketMetrics) -> TicketView:
