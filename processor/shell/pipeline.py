@@ -258,9 +258,9 @@ class Pipeline:
                 again |= updated is state  # a view seen before: a redelivery
                 state = updated
             assert state is not None
-            self._judge_customer(table, partitions[key], key, before, state)
+            judged = self._judge_customer(table, partitions[key], key, before, state)
             if again:
-                self._republish(decode_customer(table[key]))
+                self._republish(judged)
 
     def close_windows(self, table: MutableMapping[bytes, bytes]) -> int:
         """Report the FCR verdicts whose window closed with no event arriving; how many."""
@@ -279,7 +279,7 @@ class Pipeline:
         key: bytes,
         stored: CustomerState | None,
         state: CustomerState,
-    ) -> None:
+    ) -> CustomerState:
         """Report new repeats and due verdicts; write the state if anything changed."""
         rule = self.rules.repeat
         assert rule is not None
@@ -293,6 +293,7 @@ class Pipeline:
             table[key] = encode_customer(judged)
         upcoming = next_verdict_at(judged, rule)
         self.fcr_due.set(partition, key, upcoming.timestamp() if upcoming else None)
+        return judged
 
     def _republish(self, state: CustomerState) -> None:
         """Publish the customer's repeat flags and verdicts again, with the same ids: a
