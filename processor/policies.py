@@ -6,10 +6,12 @@ A mistake is reported as ``PolicyFileError`` naming the file, the line and the f
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -29,6 +31,8 @@ from processor.events import Channel, Priority
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_NAMES = {**{d: d for d in _WEEKDAYS}, **dict(zip(_FULL_NAMES, _WEEKDAYS, strict=True))}
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -36,6 +40,8 @@ def parse_duration(value: Any) -> float:
     """Seconds from a number of seconds or a string like ``90s``, ``5m``, ``4h``, ``2d``, ``1w``."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
+        if not math.isfinite(seconds):
+            raise ValueError(f"not a duration: {value!r}")
     elif isinstance(value, str) and (found := _DURATION.match(value)):
         seconds = float(found[1]) * _UNITS[found[2]]
     else:
@@ -46,11 +52,12 @@ def parse_duration(value: Any) -> float:
 
 
 def _parse_share(value: Any) -> float:
+    share = value
     if isinstance(value, str) and value.strip().endswith("%"):
-        value = float(value.strip()[:-1]) / 100
-    if not isinstance(value, int | float) or not 0 < value < 1:
+        share = float(value.strip()[:-1]) / 100
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
         raise ValueError(f"a warning level is a share below 100%, e.g. 75% or 0.75, not {value!r}")
-    return float(value)
+    return float(share)
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -79,6 +86,15 @@ class CalendarSpec(_Strict):
             holidays=frozenset(self.holidays),
         )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str) -> str:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {timezone!r} (e.g. Europe/Berlin)") from error
+        return timezone
+
     @field_validator("hours")
     @classmethod
     def _valid_hours(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -95,7 +111,7 @@ class CalendarSpec(_Strict):
 
 
 def _weekdays(days: str) -> list[int]:
-    names = [name.strip().lower()[:3] for name in days.split("-")]
+    names = [_WEEKDAY_NAMES.get(name.strip().lower(), name) for name in days.split("-")]
     if not 1 <= len(names) <= 2 or any(name not in _WEEKDAYS for name in names):
         raise ValueError(f"not a weekday or weekday range: {days!r} (e.g. mon, mon-fri)")
     first, last = (_WEEKDAYS.index(name) + 1 for name in (names[0], names[-1]))
@@ -109,7 +125,9 @@ def _interval(span: str) -> Interval:
     if not found:
         raise ValueError(f"not an opening interval: {span!r} (e.g. 08:00-18:00, 22:00-06:00)")
     h1, m1, h2, m2 = (int(part) for part in found.groups())
-    return time(h1 % 24, m1), time(h2 % 24, m2)
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"not a time of day in {span!r} (00:00 to 24:00)")
+    return time(h1, m1), time(h2 % 24, m2)
 
 
 class Match(_Strict):
