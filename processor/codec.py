@@ -117,6 +117,7 @@ def encode_state(state: TicketState) -> bytes:
             "customer": state.customer,
             "facts": facts,
             "sla_sent": sorted(state.sla_sent),
+            "writer": state.writer,
             "repeat": (
                 [repeat.repeat_of, repeat.gap_seconds, repeat.previous_channel, repeat.windows]
                 if repeat
@@ -141,6 +142,7 @@ def decode_state(raw: bytes) -> TicketState:
             for event_id, facts in body["facts"].items()
         },
         sla_sent=frozenset(body["sla_sent"]),
+        writer=body["writer"],
         repeat=RepeatMark(repeat[0], repeat[1], repeat[2], tuple(repeat[3])) if repeat else None,
         fcr=body["fcr"],
     )
@@ -195,6 +197,7 @@ def encode_customer(state: CustomerState) -> bytes:
             "tickets": [_view_fields(view) for view in state.tickets.values()],
             "flagged": {ticket: [of, list(ws)] for ticket, (of, ws) in state.flagged.items()},
             "decided": state.decided,
+            "writer": state.writer,
         }
     )
 
@@ -207,6 +210,7 @@ def decode_customer(raw: bytes) -> CustomerState:
         tickets={view.ticket_id: view for view in views},
         flagged={ticket: (of, tuple(windows)) for ticket, (of, windows) in body["flagged"].items()},
         decided=body["decided"],
+        writer=body["writer"],
     )
 
 

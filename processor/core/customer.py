@@ -52,6 +52,8 @@ class CustomerState:
     """Ticket -> (the ticket it repeats, window labels) as last reported."""
     decided: Mapping[str, bool] = field(default_factory=dict)
     """Ticket -> its FCR verdict, once reported."""
+    writer: str = ""
+    """The worker run that last wrote this state, and so last published its outputs."""
 
 
 @dataclass(frozen=True, slots=True)

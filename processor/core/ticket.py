@@ -56,6 +56,8 @@ class TicketState:
     """The facts of every event seen, by ``event_id``."""
     sla_sent: frozenset[str] = frozenset()
     """Ids of the SLA audit events already emitted for this ticket."""
+    writer: str = ""
+    """The worker run that last wrote this state, and so last published its outputs."""
     repeat: RepeatMark | None = None
     fcr: bool | None = None
 

@@ -15,8 +15,9 @@ The Faust agents and timer in ``processor.shell.app`` only hand batches to these
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,6 +133,8 @@ class Pipeline:
         self.clock = clock
         self.sla_due = DueIndex()
         self.fcr_due = DueIndex()
+        self.run = uuid.uuid4().hex
+        """This run of the worker: states it wrote have their outputs in its producer."""
 
     def ingest(self, kind: SourceKind, messages: Iterable[Message]) -> None:
         for message in messages:
@@ -181,13 +184,16 @@ class Pipeline:
             state = decode_state(stored) if stored is not None else None
             transition = fold_all(state, events)
             after = transition.after
-            # A redelivered event was handled before, maybe by a worker that died before all
-            # of its outputs were out: publish the ticket's outputs again (same ids).
-            again = any(isinstance(e, DuplicateIgnored) for e in transition.effects)
+            # A redelivered event was handled before. If another run of a worker handled it,
+            # that run may have died before all of the ticket's outputs were out: publish
+            # them again (same ids). This run's own outputs are still in its producer.
+            again = transition.state.writer != self.run and any(
+                isinstance(e, DuplicateIgnored) for e in transition.effects
+            )
             state_now = transition.state
             new_state = self._check_sla(partitions[key], key, state_now, after, now, again=again)
-            if new_state is not state:
-                table[key] = encode_state(new_state)
+            if new_state is not state or again:
+                table[key] = encode_state(replace(new_state, writer=self.run))
             if (transition.changed or again) and after.is_known:
                 self.send(self.topics.ticket_metrics, key, encode_snapshot(after))
                 self.metrics.snapshots.inc()
@@ -225,7 +231,7 @@ class Pipeline:
             state = decode_state(stored)
             checked = self._check_sla(partition, key, state, derive(state), now)
             if checked is not state:
-                table[key] = encode_state(checked)
+                table[key] = encode_state(replace(checked, writer=self.run))
         return len(due)
 
     def _share_view(self, before: TicketMetrics | None, after: TicketMetrics) -> None:
@@ -252,13 +258,14 @@ class Pipeline:
         for key, batch in views.items():
             stored = table.get(key)
             before = decode_customer(stored) if stored is not None else None
-            state, again = before, False
+            state, seen = before, False
             for view in batch:
                 updated = update(state, key.decode(), view)
-                again |= updated is state  # a view seen before: a redelivery
+                seen |= updated is state  # a view seen before: a redelivery
                 state = updated
             assert state is not None
-            judged = self._judge_customer(table, partitions[key], key, before, state)
+            again = seen and state.writer != self.run  # see update_tickets
+            judged = self._judge_customer(table, partitions[key], key, before, state, again=again)
             if again:
                 self._republish(judged)
 
@@ -279,6 +286,8 @@ class Pipeline:
         key: bytes,
         stored: CustomerState | None,
         state: CustomerState,
+        *,
+        again: bool = False,
     ) -> CustomerState:
         """Report new repeats and due verdicts; write the state if anything changed."""
         rule = self.rules.repeat
@@ -289,7 +298,8 @@ class Pipeline:
         judged, verdicts = close_windows(judged, rule, self.clock.now())
         for ticket_id, fcr in verdicts.items():
             self._report_verdict(judged, ticket_id, fcr, rule)
-        if judged != stored:
+        if judged != stored or again:
+            judged = replace(judged, writer=self.run)
             table[key] = encode_customer(judged)
         upcoming = next_verdict_at(judged, rule)
         self.fcr_due.set(partition, key, upcoming.timestamp() if upcoming else None)
