@@ -35,7 +35,7 @@ from processor.codec import (
     encode_state,
     encode_view,
 )
-from processor.core import DuplicateIgnored, TicketMetrics, TicketState, derive, fold_all
+from processor.core import TicketMetrics, TicketState, derive, fold_all
 from processor.core.customer import (
     CustomerState,
     Repeat,
@@ -184,12 +184,11 @@ class Pipeline:
             state = decode_state(stored) if stored is not None else None
             transition = fold_all(state, events)
             after = transition.after
-            # A redelivered event was handled before. If another run of a worker handled it,
-            # that run may have died before all of the ticket's outputs were out: publish
-            # them again (same ids). This run's own outputs are still in its producer.
-            again = transition.state.writer != self.run and any(
-                isinstance(e, DuplicateIgnored) for e in transition.effects
-            )
+            # State written by another run of a worker: that run may have died after writing
+            # it but before all of the ticket's outputs were out (its events are then
+            # redelivered). The first time this run touches it, publish them again (same
+            # ids). This run's own outputs are in its producer, flushed before any commit.
+            again = state is not None and state.writer != self.run
             state_now = transition.state
             new_state = self._check_sla(partitions[key], key, state_now, after, now, again=again)
             if new_state is not state or again:
@@ -258,13 +257,11 @@ class Pipeline:
         for key, batch in views.items():
             stored = table.get(key)
             before = decode_customer(stored) if stored is not None else None
-            state, seen = before, False
+            state = before
             for view in batch:
-                updated = update(state, key.decode(), view)
-                seen |= updated is state  # a view seen before: a redelivery
-                state = updated
+                state = update(state, key.decode(), view)
             assert state is not None
-            again = seen and state.writer != self.run  # see update_tickets
+            again = before is not None and before.writer != self.run  # see update_tickets
             judged = self._judge_customer(table, partitions[key], key, before, state, again=again)
             if again:
                 self._republish(judged)
@@ -306,8 +303,8 @@ class Pipeline:
         return judged
 
     def _republish(self, state: CustomerState) -> None:
-        """Publish the customer's repeat flags and verdicts again, with the same ids: a
-        redelivered view means a worker may have died before they were all out."""
+        """Publish the customer's repeat flags and verdicts again, with the same ids: the
+        run that wrote the state may have died before they were all out."""
         rule = self.rules.repeat
         assert rule is not None
         for ticket_id, (repeat_of, windows) in state.flagged.items():

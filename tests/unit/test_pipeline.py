@@ -418,3 +418,18 @@ def test_a_redelivery_republishes_sla_events_and_repeat_flags_with_the_same_ids(
     assert h.on("cc.repeat-contacts")[-1]["event_id"] == repeats[0]["event_id"]
     labels = {"window": "1h", "channel": "chat", "previous_channel": "email"}
     assert h.value("ccpulse_repeat_contacts_total", **labels) == 1
+
+
+def test_a_restarted_run_republishes_when_it_first_touches_a_ticket_even_with_a_new_event() -> None:
+    from processor.policies import parse_policies
+
+    h = Harness(rules=Rules(policies=parse_policies(POLICY)), now=NOW + 400)
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
+    sla_ids = [e["event_id"] for e in h.on("cc.sla-events")]
+    assert sla_ids == ["t1/first_response/0/applied/email@v7", "t1/first_response/0/warning/0.5"]
+    h.pipeline.run = "a restarted worker"
+    h.feed(SourceKind.EMAILS, body("email.received", 30, thread_id="t1", message_id="m3"))
+    h.feed(SourceKind.EMAILS, body("email.received", 40, thread_id="t1", message_id="m4"))
+    assert [e["event_id"] for e in h.on("cc.sla-events")] == sla_ids * 2
+    labels = {"channel": "email", "priority": "normal", "target": "first_response"}
+    assert h.value("ccpulse_sla_warnings_total", **labels) == 1
