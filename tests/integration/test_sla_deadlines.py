@@ -57,8 +57,12 @@ def start_ready(settings: Settings, tmp_path: Path) -> WorkerProcess:
         "thread_id": "warm-up",
         "message_id": "<warm-up@example.com>",
     }
-    produce(settings.kafka.bootstrap_servers, [(settings.topics.emails, b"w", warm_up)])
-    worker.wait_for(lambda w: w.total("ccpulse_events_consumed_total") >= 1, what="warm-up")
+    try:
+        produce(settings.kafka.bootstrap_servers, [(settings.topics.emails, b"w", warm_up)])
+        worker.wait_for(lambda w: w.total("ccpulse_events_consumed_total") >= 1, what="warm-up")
+    except BaseException:
+        worker.stop()  # never leave a worker behind
+        raise
     return worker
 
 
