@@ -246,13 +246,24 @@ class _Elapsed:
         return total
 
 
-def due(clock: TicketClock, policy: Policy, now: datetime) -> list[SlaEvent]:
-    """Every audit event of the ticket that has happened by ``now``, in time order."""
+def schedule(clock: TicketClock, policy: Policy) -> list[SlaEvent]:
+    """Every audit event of the ticket, past and future (if no further event arrives for
+    it), in time order."""
     events: list[SlaEvent] = []
     for timer in timers(clock):
         if timer.target in policy.targets:
             events.extend(_timer_events(timer, clock, policy))
-    return sorted((e for e in events if e.at <= now), key=lambda e: (e.at, e.event_id))
+    return sorted(events, key=lambda e: (e.at, e.event_id))
+
+
+def due(clock: TicketClock, policy: Policy, now: datetime) -> list[SlaEvent]:
+    """Every audit event of the ticket that has happened by ``now``, in time order."""
+    return [e for e in schedule(clock, policy) if e.at <= now]
+
+
+def first_after(events: list[SlaEvent], now: datetime) -> datetime | None:
+    """When the first of ``events`` (in time order) after ``now`` happens."""
+    return next((e.at for e in events if e.at > now), None)
 
 
 def _timer_events(timer: Timer, clock: TicketClock, policy: Policy) -> Iterator[SlaEvent]:
@@ -315,14 +326,7 @@ def _pause_events(
 def next_due(clock: TicketClock, policy: Policy, now: datetime) -> datetime | None:
     """The earliest moment after ``now`` at which another audit event happens, if no
     further event arrives for the ticket."""
-    upcoming = [
-        e.at
-        for timer in timers(clock)
-        if timer.target in policy.targets
-        for e in _timer_events(timer, clock, policy)
-        if e.at > now
-    ]
-    return min(upcoming) if upcoming else None
+    return first_after(schedule(clock, policy), now)
 
 
 def running(clock: TicketClock, policy: Policy) -> tuple[Running, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from processor.core.effects import (
@@ -30,7 +30,7 @@ from processor.core.effects import (
     TicketOpened,
 )
 from processor.core.facts import ABANDONED, Fact, FactKind, facts_of, micros
-from processor.core.sla import TicketClock
+from processor.core.sla import TicketClock, moment
 from processor.core.ticket_metrics import TicketMetrics
 from processor.events import Priority, TicketStatus, ticket_key
 from processor.events.internal import FcrDecided, RepeatFound
@@ -305,7 +305,7 @@ def _latest(latest: Mapping[FactKind, tuple[int, str, str]], kind: FactKind) -> 
 
 
 def _moment(at: int | None) -> datetime | None:
-    return None if at is None else _EPOCH + timedelta(microseconds=at)
+    return None if at is None else moment(at)
 
 
 def _seconds(start: int | None, end: int | None) -> float | None:

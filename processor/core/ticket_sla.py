@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from processor.core.sla import Policy, PolicyBook, Running, SlaEvent, due, next_due, running
+from processor.core.sla import (
+    Policy,
+    PolicyBook,
+    Running,
+    SlaEvent,
+    first_after,
+    running,
+    schedule,
+)
 from processor.core.ticket import TicketState, clock_of
 from processor.core.ticket_metrics import TicketMetrics
 
@@ -34,10 +42,11 @@ def check(state: TicketState, metrics: TicketMetrics, book: PolicyBook, now: dat
     if policy is None or not metrics.is_known:
         return SlaCheck(state, None, (), (), (), None)
     clock = clock_of(state)
-    events = due(clock, policy, now)
-    fresh = tuple(e for e in events if e.event_id not in state.sla_sent)
-    emitted = tuple(e for e in events if e.event_id in state.sla_sent)
+    events = schedule(clock, policy)
+    happened = [e for e in events if e.at <= now]
+    fresh = tuple(e for e in happened if e.event_id not in state.sla_sent)
+    emitted = tuple(e for e in happened if e.event_id in state.sla_sent)
     if fresh:
         state = replace(state, sla_sent=state.sla_sent | {event.event_id for event in fresh})
-    upcoming = next_due(clock, policy, now)
+    upcoming = first_after(events, now)
     return SlaCheck(state, policy, fresh, emitted, running(clock, policy), upcoming)
