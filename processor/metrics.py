@@ -1,21 +1,32 @@
 """Every Prometheus metric ccpulse exports, declared once, on an injected registry.
 
 Counters and histograms are fed from core effects (``record``); backlog gauges are read at
-scrape time from the worker's view of its open tickets, so they always describe exactly
-the partitions this worker owns and sum (or max) correctly across workers.
+scrape time from the worker's view of its open tickets, and consumer lag from the
+worker's Kafka consumer, so they always describe exactly the partitions this worker owns
+and sum (or max) correctly across workers. The process's CPU, memory and start time come
+from prometheus_client's process collector.
 
-Labels are closed sets: source, event type, reject reason, channel, priority. Never a
-customer, ticket or agent id.
+Labels are closed sets: source, event type, reject reason, channel, priority, SLA target,
+repeat window. Counters are created at zero for every label combination, so that
+``increase()`` sees their first event. Never a customer, ticket or agent id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from processor.codec import RejectReason
 from processor.core import (
     CallCompleted,
     DuplicateIgnored,
@@ -30,7 +41,7 @@ from processor.core import (
 from processor.core.customer import RepeatChange
 from processor.core.service_level import ServiceLevelRule
 from processor.core.sla import SlaEvent, SlaKind, Target
-from processor.events import Channel, Priority, source_of
+from processor.events import Channel, Priority, SourceKind, event_models, source_of
 from processor.open_tickets import OpenTickets
 
 # `_created` series double the exposition and no rule or dashboard reads them.
@@ -48,6 +59,10 @@ DURATION_BUCKETS = (
 TOUCH_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 ANSWER_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
 TARGETS = tuple(target.value for target in Target)
+SOURCES = tuple(kind.value for kind in SourceKind)
+ROUTED_LAG, CUSTOMER_VIEWS_LAG = "ticket-events", "customer-tickets"
+LAG_TOPICS = (*SOURCES, ROUTED_LAG, CUSTOMER_VIEWS_LAG)
+"""Topics whose consumer lag is reported: the source topics and the two internal ones."""
 
 
 def channel_of(ticket: TicketMetrics) -> str:
@@ -67,6 +82,7 @@ class Metrics:
         open_tickets: OpenTickets,
         clock: Callable[[], float],
         service_level: ServiceLevelRule | None = None,
+        repeat_windows: Sequence[str] = (),
     ) -> None:
         self.service_level = service_level or ServiceLevelRule()
         ticket_labels = ("channel", "priority")
@@ -196,9 +212,30 @@ class Metrics:
             ("result",),
             registry=registry,
         )
-        for result in ("within", "outside"):
-            self.service_level_calls.labels(result)
+        self._start_at_zero(repeat_windows)
         registry.register(BacklogCollector(open_tickets, clock))
+        self.lag = ConsumerLagCollector()
+        registry.register(self.lag)
+        ProcessCollector(registry=registry)
+
+    def _start_at_zero(self, repeat_windows: Sequence[str]) -> None:
+        combos: list[tuple[Counter, Iterable[tuple[str, ...]]]] = [
+            (self.consumed, ((k.value, t) for k in SourceKind for t in event_models(k))),
+            (self.rejected, itertools.product(SOURCES, (r.value for r in RejectReason))),
+            (self.duplicates, ((source,) for source in SOURCES)),
+            (self.fcr, itertools.product(CHANNELS, ("positive", "negative"))),
+            (self.repeats, itertools.product(repeat_windows, CHANNELS, CHANNELS)),
+            (self.calls_abandoned, (("true",), ("false",))),
+            (self.service_level_calls, (("within",), ("outside",))),
+        ]
+        ticket_counters = (self.created, self.resolved, self.reopens, self.one_touch)
+        for counter in (*ticket_counters, self.corrections):
+            combos.append((counter, itertools.product(CHANNELS, PRIORITIES)))
+        for counter in (self.sla_warnings, self.sla_breaches, self.sla_met):
+            combos.append((counter, itertools.product(CHANNELS, PRIORITIES, TARGETS)))
+        for counter, label_sets in combos:
+            for labels in label_sets:
+                counter.labels(*labels)
 
     def record_sla(self, events: Iterable[SlaEvent], ticket: TicketMetrics) -> None:
         counters = {
@@ -283,6 +320,11 @@ class BacklogCollector(Collector):
             "Running SLA targets past their first warning and not yet breached.",
             labels=["channel", "priority", "target"],
         )
+        overdue = GaugeMetricFamily(
+            "ccpulse_sla_tickets_overdue",
+            "Running SLA targets past their deadline: breached and still not met.",
+            labels=["channel", "priority", "target"],
+        )
         to_breach = GaugeMetricFamily(
             "ccpulse_sla_seconds_to_next_breach",
             "Seconds until the most urgent running target breaches; min over workers. "
@@ -298,8 +340,32 @@ class BacklogCollector(Collector):
                 awaiting.add_metric(key, summary.awaiting.get(key, 0))
                 for target in TARGETS:
                     at_risk.add_metric((*key, target), summary.at_risk.get((*key, target), 0))
+                    overdue.add_metric((*key, target), summary.overdue.get((*key, target), 0))
             since = summary.oldest_awaiting_since.get(channel)
             oldest.add_metric((channel,), max(0.0, now - since) if since is not None else 0.0)
             if (breach := summary.next_breach_at.get(channel)) is not None:
                 to_breach.add_metric((channel,), breach - now)
-        yield from (backlog, awaiting, oldest, at_risk, to_breach)
+        yield from (backlog, awaiting, oldest, at_risk, overdue, to_breach)
+
+
+LagSource = Callable[[], Mapping[str, int]]
+"""Messages not yet processed and committed on this worker's partitions, per topic."""
+
+
+class ConsumerLagCollector(Collector):
+    """Consumer lag computed at scrape time; every topic is reported, 0 when unowned."""
+
+    def __init__(self) -> None:
+        self.source: LagSource = dict
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "ccpulse_consumer_lag_messages",
+            "Messages on this worker's partitions not yet processed and committed "
+            "(high watermark - committed offset); sum over workers.",
+            labels=["topic"],
+        )
+        lag = self.source()
+        for topic in LAG_TOPICS:
+            family.add_metric((topic,), lag.get(topic, 0))
+        yield family

@@ -33,6 +33,8 @@ class BacklogSummary:
     awaiting: Counter[tuple[str, str]] = field(default_factory=Counter)
     oldest_awaiting_since: dict[str, float] = field(default_factory=dict)
     at_risk: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    overdue: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """Running targets whose deadline has passed: breached and still not met."""
     next_breach_at: dict[str, float] = field(default_factory=dict)
 
 
@@ -95,6 +97,7 @@ class OpenTickets:
                 summary.oldest_awaiting_since[ticket.channel] = min(oldest, ticket.awaiting_since)
             for target, warns_at, breaches_at in ticket.timers:
                 if breaches_at <= now:
+                    summary.overdue[(*key, target)] += 1
                     continue
                 if warns_at is not None and warns_at <= now:
                     summary.at_risk[(*key, target)] += 1

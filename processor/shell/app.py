@@ -25,8 +25,9 @@ from processor.config import Settings
 from processor.core import derive
 from processor.events import SourceKind
 from processor.kafka import faust_broker_options
-from processor.metrics import Metrics
+from processor.metrics import CUSTOMER_VIEWS_LAG, ROUTED_LAG, Metrics
 from processor.open_tickets import OpenTickets
+from processor.shell.lag import consumer_lag
 from processor.shell.pipeline import Clock, Message, Pipeline, Rules, Topics
 
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
@@ -82,6 +83,13 @@ def create_app(
             )
         },
     }
+
+    lag_names = {
+        **{settings.topics.source(kind): kind.value for kind in SourceKind},
+        topics.routed: ROUTED_LAG,
+        topics.customer_views: CUSTOMER_VIEWS_LAG,
+    }
+    metrics.lag.source = lambda: consumer_lag(app, lag_names)
 
     def send(topic: str, key: bytes | None, value: bytes) -> None:
         # Buffered; Faust flushes the producer before it commits the input offsets.

@@ -57,16 +57,12 @@ def run_worker(settings: Settings) -> None:
     install_highwater_correction()
     install_uncommitted_seek()
     asyncio.run(prepare(settings))
-    rules = Rules(
-        policies=load_policies(settings.sla.policy_file)
-        if settings.sla.policy_file
-        else PolicyBook(),
-        repeat=settings.repeat.rule(),
-    )
     clock = Clock(event_time=settings.sla.clock == "event_time", wall=time.time)
     registry = CollectorRegistry()
     open_tickets = OpenTickets()
-    metrics = Metrics(registry, open_tickets, clock, settings.service_level.rule())
+    metrics = Metrics(
+        registry, open_tickets, clock, settings.service_level.rule(), settings.repeat.windows
+    )
     server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, server.server_port)
     app = create_app(settings, metrics, open_tickets, rules, clock)

@@ -315,6 +315,45 @@ def test_a_deadline_passing_with_no_event_is_published_once_by_the_timer() -> No
     assert h.value("ccpulse_sla_tickets_at_risk", **labels) == 0
 
 
+def test_a_breached_target_still_running_is_overdue_until_the_response() -> None:
+    h = sla_harness()
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
+    labels = {"channel": "email", "priority": "normal", "target": "first_response"}
+    h.tick(NOW + 599)
+    assert h.value("ccpulse_sla_tickets_overdue", **labels) == 0
+    h.tick(NOW + 600)
+    assert h.value("ccpulse_sla_tickets_overdue", **labels) == 1
+    assert h.value("ccpulse_sla_tickets_at_risk", **labels) == 0
+    h.now = NOW + 1000
+    h.feed(SourceKind.EMAILS, body("email.sent", 1000, thread_id="t1", message_id="m2"))
+    assert h.value("ccpulse_sla_tickets_overdue", **labels) == 0
+
+
+def test_counters_of_closed_label_sets_start_at_zero_so_increase_sees_the_first_event() -> None:
+    registry = CollectorRegistry()
+    clock = Clock(event_time=False, wall=lambda: NOW)
+    Metrics(registry, OpenTickets(), clock, repeat_windows=("2m",))
+    sla = {"channel": "web", "priority": "urgent", "target": "next_response"}
+    for name, labels in [
+        ("ccpulse_sla_breaches_total", sla),
+        ("ccpulse_sla_warnings_total", sla),
+        ("ccpulse_sla_met_total", sla),
+        ("ccpulse_tickets_created_total", {"channel": "sms", "priority": "low"}),
+        ("ccpulse_ticket_reopens_total", {"channel": "unknown", "priority": "high"}),
+        ("ccpulse_first_response_corrections_total", {"channel": "chat", "priority": "normal"}),
+        ("ccpulse_events_consumed_total", {"source": "surveys", "type": "survey.nps_answered"}),
+        ("ccpulse_events_rejected_total", {"source": "calls", "reason": "too_large"}),
+        ("ccpulse_events_duplicate_total", {"source": "social"}),
+        ("ccpulse_fcr_verdicts_total", {"channel": "phone", "verdict": "negative"}),
+        (
+            "ccpulse_repeat_contacts_total",
+            {"window": "2m", "channel": "sms", "previous_channel": "email"},
+        ),
+        ("ccpulse_calls_abandoned_total", {"short": "true"}),
+    ]:
+        assert registry.get_sample_value(name, labels) == 0.0, name
+
+
 def test_a_response_in_time_is_met_and_stops_the_timer() -> None:
     h = sla_harness()
     h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
