@@ -12,11 +12,19 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processor.core.customer import RepeatRule
 from processor.core.service_level import ServiceLevelRule
+from processor.core.voice import VoiceRule
 from processor.events import SourceKind
 from processor.policies import parse_duration
 
@@ -171,6 +179,39 @@ class ServiceLevelSettings(BaseModel):
         )
 
 
+class SurveySettings(BaseModel):
+    """How survey answers count: the CSAT positive threshold and the CES scale."""
+
+    model_config = ConfigDict(frozen=True)
+
+    csat_scale: int = Field(default=5, ge=2, le=10, description="Scale of the CSAT threshold.")
+    csat_positive_from: int = Field(
+        default=4,
+        ge=1,
+        description="CSAT answers from this score up are positive; answers on another scale "
+        "are compared at the same share of it.",
+    )
+    ces_scale: int = Field(
+        default=7, ge=2, le=10, description="CES scores are reported on this scale (1..N)."
+    )
+
+    @model_validator(mode="after")
+    def _threshold_on_scale(self) -> SurveySettings:
+        self.rule()
+        return self
+
+    def rule(self) -> VoiceRule:
+        return VoiceRule(self.csat_scale, self.csat_positive_from, self.ces_scale)
+
+
+DEFAULT_REASONS = (
+    *("billing", "refund", "delivery_status", "damaged_item", "password_reset"),
+    *("login_issue", "cancel_order", "change_address", "invoice_copy", "product_question"),
+    *("warranty", "return_label", "subscription_change", "payment_failed", "promo_code"),
+    *("account_closure", "technical_fault", "installation_help", "complaint", "feedback"),
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CCPULSE_", env_nested_delimiter="__", frozen=True, extra="ignore"
@@ -198,6 +239,12 @@ class Settings(BaseSettings):
     sla: SlaSettings = SlaSettings()
     repeat: RepeatSettings = RepeatSettings()
     service_level: ServiceLevelSettings = ServiceLevelSettings()
+    surveys: SurveySettings = SurveySettings()
+    reasons: tuple[str, ...] = Field(
+        default=DEFAULT_REASONS,
+        description="Contact reasons reported by name in metrics (typically 20-30); any other "
+        "reason is reported as `other`.",
+    )
     data_dir: str = Field(default=".ccpulse", description="Faust's local data directory.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 

@@ -10,8 +10,11 @@ from processor.core.effects import (
     Effect,
     FirstResponded,
     FirstResponseCorrected,
+    ReasonCounted,
+    ReasonKey,
     Reopened,
     Resolved,
+    SurveyAnswered,
     TicketOpened,
 )
 from processor.core.facts import Fact, FactKind, facts_of
@@ -26,8 +29,11 @@ __all__ = [
     "FactKind",
     "FirstResponded",
     "FirstResponseCorrected",
+    "ReasonCounted",
+    "ReasonKey",
     "Reopened",
     "Resolved",
+    "SurveyAnswered",
     "TicketMetrics",
     "TicketOpened",
     "TicketState",

@@ -56,6 +56,41 @@ class CallCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyAnswered:
+    """A survey answer about the ticket (which may be unknown), reported once.
+
+    ``ticket`` is the ticket as it stood when the answer arrived; ``channel`` the rated
+    contact's channel when the survey names it, else the ticket's.
+    """
+
+    ticket: TicketMetrics
+    survey: str
+    """``csat``, ``nps`` or ``ces``."""
+    score: int
+    scale: int
+    channel: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonKey:
+    """Where a ticket counts in the contact-reason figures."""
+
+    reason: str
+    channel: str | None
+    repeat: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCounted:
+    """A known ticket's contact reason, channel or repeat flag changed: it moves from
+    ``before`` to ``after`` (None: it was, or is, counted under no reason)."""
+
+    ticket: TicketMetrics
+    before: ReasonKey | None
+    after: ReasonKey | None
+
+
+@dataclass(frozen=True, slots=True)
 class DuplicateIgnored:
     """An event whose ``event_id`` the ticket had already seen; it changed nothing."""
 
@@ -70,5 +105,7 @@ Effect = (
     | Resolved
     | Reopened
     | CallCompleted
+    | SurveyAnswered
+    | ReasonCounted
     | DuplicateIgnored
 )

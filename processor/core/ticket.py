@@ -25,14 +25,24 @@ from processor.core.effects import (
     Effect,
     FirstResponded,
     FirstResponseCorrected,
+    ReasonCounted,
+    ReasonKey,
     Reopened,
     Resolved,
+    SurveyAnswered,
     TicketOpened,
 )
 from processor.core.facts import ABANDONED, Fact, FactKind, facts_of, micros
 from processor.core.sla import TicketClock, moment
 from processor.core.ticket_metrics import TicketMetrics
-from processor.events import Priority, TicketStatus, ticket_key
+from processor.events import (
+    CesAnswered,
+    CsatAnswered,
+    NpsAnswered,
+    Priority,
+    TicketStatus,
+    ticket_key,
+)
 from processor.events.internal import FcrDecided, RepeatFound
 
 RESOLVING = frozenset({TicketStatus.SOLVED.value, TicketStatus.CLOSED.value})
@@ -96,17 +106,39 @@ def fold_all(state: TicketState | None, events: Iterable[Any]) -> Transition:
 def _fold(state: TicketState | None, before: TicketMetrics | None, event: Any) -> Transition:
     if isinstance(event, RepeatFound | FcrDecided):
         state = _with_mark(state, event)
-        return Transition(state, before, derive(state), ())
+        after = derive(state)
+        return Transition(state, before, after, _reason_moves(before, after))
     if state is not None and before is not None and event.event_id in state.facts:
         duplicate = DuplicateIgnored(state.ticket_id, event.type)
         return Transition(state, before, before, (duplicate,))
     previous = state
     state = _with_event(state, event)
     after = derive(state)
-    effects = _effects(before, after)
+    effects = _effects(before, after) + _reason_moves(before, after)
     if after.is_known and any(fact.kind is FactKind.CALL for fact in facts_of(event)):
         effects += _completed_calls(previous, state, after)
+    if isinstance(event, CsatAnswered | NpsAnswered | CesAnswered):
+        effects += (_answered(event, after),)
     return Transition(state, before, after, effects)
+
+
+def _answered(event: CsatAnswered | NpsAnswered | CesAnswered, ticket: TicketMetrics) -> Effect:
+    survey = event.type.removeprefix("survey.").removesuffix("_answered")
+    scale = 10 if isinstance(event, NpsAnswered) else event.scale
+    channel = event.channel.value if event.channel else ticket.channel
+    return SurveyAnswered(ticket, survey, event.score, scale, channel)
+
+
+def _reason_key(ticket: TicketMetrics | None) -> ReasonKey | None:
+    if ticket is None or not ticket.is_known or ticket.reason is None:
+        return None
+    return ReasonKey(ticket.reason, ticket.channel, ticket.repeat_of is not None)
+
+
+def _reason_moves(before: TicketMetrics | None, after: TicketMetrics) -> tuple[Effect, ...]:
+    """Whatever the path, a ticket ends up counted once, under its final reason key."""
+    old, new = _reason_key(before), _reason_key(after)
+    return () if old == new else (ReasonCounted(after, old, new),)
 
 
 def _with_mark(state: TicketState | None, mark: RepeatFound | FcrDecided) -> TicketState:

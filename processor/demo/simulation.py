@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import TypeAdapter
 
+from processor.config import DEFAULT_REASONS
 from processor.events import Channel, Priority, SourceEvent, SourceKind, source_of, ticket_key
 
 T = TypeVar("T")
@@ -49,12 +50,8 @@ PRIORITY_MIX = (
     (Priority.HIGH, 0.2),
     (Priority.URGENT, 0.05),
 )
-REASONS = (
-    *("billing", "refund", "delivery_status", "damaged_item", "password_reset"),
-    *("login_issue", "cancel_order", "change_address", "invoice_copy", "product_question"),
-    *("warranty", "return_label", "subscription_change", "payment_failed", "promo_code"),
-    *("account_closure", "technical_fault", "installation_help", "complaint", "feedback"),
-)
+REASONS = (*DEFAULT_REASONS, "data_request")
+"""The reasons metrics name by default, and one they report as ``other``."""
 QUEUES = ("general", "billing", "tech", "vip")
 NETWORKS = ("x", "facebook", "instagram")
 WAVE_PERIOD_S = 180.0

@@ -34,12 +34,14 @@ class Harness:
     """The pipeline with dicts for tables and a list for the producer; internal topics are
     handed back to the pipeline by ``drain`` as the Faust agents would."""
 
-    def __init__(self, rules: Rules | None = None, now: float = NOW + 600) -> None:
+    def __init__(
+        self, rules: Rules | None = None, now: float = NOW + 600, reasons: tuple[str, ...] = ()
+    ) -> None:
         self.now = now
         self.registry = CollectorRegistry()
         self.open_tickets = OpenTickets()
         self.clock = Clock(event_time=False, wall=lambda: self.now)
-        self.metrics = Metrics(self.registry, self.open_tickets, self.clock)
+        self.metrics = Metrics(self.registry, self.open_tickets, self.clock, reasons=reasons)
         self.sent: list[tuple[str, bytes | None, bytes]] = []
         self.table: dict[bytes, bytes] = {}
         self.customers: dict[bytes, bytes] = {}
@@ -217,7 +219,9 @@ def test_backlog_gauges_forget_revoked_partitions() -> None:
 # -- order and batching do not change the outcome ------------------------------------
 
 SCENARIO = [
-    body("ticket.created", 0, ticket_id="T", channel="email", priority="high"),
+    body("ticket.created", 0, ticket_id="T", channel="email", priority="high", reason="billing"),
+    body("ticket.reason_set", 50, ticket_id="T", reason="refund"),
+    body("survey.csat_answered", 650, ticket_id="T", survey_id="s", score=5),
     body("email.received", 1, ticket_id="T", thread_id="t", message_id="m1"),
     body("email.sent", 2, ticket_id="T", thread_id="t", message_id="m2", automated=True),
     body("email.sent", 90, ticket_id="T", thread_id="t", message_id="m3"),
@@ -235,11 +239,27 @@ COUNTERS = (
     "ccpulse_ticket_reopens_total",
     "ccpulse_first_response_seconds_count",
     "ccpulse_tickets_open",
+    "ccpulse_csat_answers_total",
 )
 
 
+def net_reasons(h: Harness) -> dict[tuple[str, ...], float]:
+    """Tickets per (reason, channel, contact): counted minus moved away."""
+    net: dict[tuple[str, ...], float] = {}
+    for metric in h.registry.collect():
+        for sample in metric.samples:
+            sign = {
+                "ccpulse_contact_reasons_total": 1,
+                "ccpulse_contact_reasons_moved_away_total": -1,
+            }.get(sample.name)
+            if sign is not None:
+                place = tuple(sorted(sample.labels.items()))
+                net[place] = net.get(place, 0) + sign * sample.value
+    return {place: count for place, count in net.items() if count}
+
+
 def outcome(batches: list[list[dict[str, Any]]]) -> tuple[Any, ...]:
-    h = Harness()
+    h = Harness(reasons=("billing", "refund"))
     for batch in batches:
         routed = [
             Message("routed", 0, i, (e.get("ticket_id") or e["call_id"]).encode(), orjson.dumps(e))
@@ -251,7 +271,7 @@ def outcome(batches: list[list[dict[str, Any]]]) -> tuple[Any, ...]:
         sum(v.value for metric in h.registry.collect() for v in metric.samples if v.name == name)
         for name in COUNTERS
     )
-    return last, totals
+    return last, totals, net_reasons(h)
 
 
 @settings(max_examples=150, deadline=None)

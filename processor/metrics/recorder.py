@@ -1,30 +1,11 @@
-"""Every Prometheus metric ccpulse exports, declared once, on an injected registry.
-
-Counters and histograms are fed from core effects (``record``); backlog gauges are read at
-scrape time from the worker's view of its open tickets, and consumer lag from the
-worker's Kafka consumer, so they always describe exactly the partitions this worker owns
-and sum (or max) correctly across workers. The process's CPU, memory and start time come
-from prometheus_client's process collector.
-
-Labels are closed sets: source, event type, reject reason, channel, priority, SLA target,
-repeat window. Counters are created at zero for every label combination, so that
-``increase()`` sees their first event. Never a customer, ticket or agent id.
-"""
+"""The counters and histograms fed from core effects, and the worker's ``Metrics``."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    ProcessCollector,
-    disable_created_metrics,
-)
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 
 from processor.codec import RejectReason
 from processor.core import (
@@ -33,23 +14,29 @@ from processor.core import (
     Effect,
     FirstResponded,
     FirstResponseCorrected,
+    ReasonCounted,
     Reopened,
     Resolved,
+    SurveyAnswered,
     TicketMetrics,
     TicketOpened,
 )
 from processor.core.customer import RepeatChange
 from processor.core.service_level import ServiceLevelRule
-from processor.core.sla import SlaEvent, SlaKind, Target
-from processor.events import Channel, Priority, SourceKind, event_models, source_of
+from processor.core.sla import SlaEvent, SlaKind
+from processor.core.voice import VoiceRule
+from processor.events import SourceKind, event_models, source_of
+from processor.metrics.gauges import BacklogCollector, ConsumerLagCollector
+from processor.metrics.labels import (
+    CHANNELS,
+    PRIORITIES,
+    SOURCES,
+    TARGETS,
+    channel_of,
+    known_channel,
+)
+from processor.metrics.voice import VoiceMetrics
 from processor.open_tickets import OpenTickets
-
-# `_created` series double the exposition and no rule or dashboard reads them.
-disable_created_metrics()  # type: ignore[no-untyped-call]
-
-UNKNOWN = "unknown"
-CHANNELS = (*(channel.value for channel in Channel), UNKNOWN)
-PRIORITIES = tuple(priority.value for priority in Priority)
 
 # From a phone answer in seconds to an email answered days later.
 DURATION_BUCKETS = (
@@ -58,19 +45,6 @@ DURATION_BUCKETS = (
 )
 TOUCH_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
 ANSWER_BUCKETS = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
-TARGETS = tuple(target.value for target in Target)
-SOURCES = tuple(kind.value for kind in SourceKind)
-ROUTED_LAG, CUSTOMER_VIEWS_LAG = "ticket-events", "customer-tickets"
-LAG_TOPICS = (*SOURCES, ROUTED_LAG, CUSTOMER_VIEWS_LAG)
-"""Topics whose consumer lag is reported: the source topics and the two internal ones."""
-
-
-def channel_of(ticket: TicketMetrics) -> str:
-    return known_channel(ticket.channel)
-
-
-def known_channel(channel: str | None) -> str:
-    return channel if channel in CHANNELS else UNKNOWN
 
 
 class Metrics:
@@ -81,10 +55,14 @@ class Metrics:
         registry: CollectorRegistry,
         open_tickets: OpenTickets,
         clock: Callable[[], float],
+        *,
         service_level: ServiceLevelRule | None = None,
         repeat_windows: Sequence[str] = (),
+        voice: VoiceRule | None = None,
+        reasons: Sequence[str] = (),
     ) -> None:
         self.service_level = service_level or ServiceLevelRule()
+        self.voice = VoiceMetrics(registry, voice or VoiceRule(), reasons)
         ticket_labels = ("channel", "priority")
         sla_labels = ("channel", "priority", "target")
         self.consumed = Counter(
@@ -291,81 +269,7 @@ class Metrics:
                     self.reopens.labels(*labels).inc()
                 case CallCompleted():
                     self._record_call(effect)
-
-
-class BacklogCollector(Collector):
-    """Backlog gauges computed at scrape time from this worker's open tickets."""
-
-    def __init__(self, open_tickets: OpenTickets, clock: Callable[[], float]) -> None:
-        self._open_tickets = open_tickets
-        self._clock = clock
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        labels = ["channel", "priority"]
-        backlog = GaugeMetricFamily(
-            "ccpulse_tickets_open", "Open tickets (backlog) owned by this worker.", labels=labels
-        )
-        awaiting = GaugeMetricFamily(
-            "ccpulse_tickets_awaiting_first_response",
-            "Open tickets whose customer has not had a first human response yet.",
-            labels=labels,
-        )
-        oldest = GaugeMetricFamily(
-            "ccpulse_oldest_awaiting_first_response_seconds",
-            "Age of the oldest ticket awaiting a first response (0 if none); max over workers.",
-            labels=["channel"],
-        )
-        at_risk = GaugeMetricFamily(
-            "ccpulse_sla_tickets_at_risk",
-            "Running SLA targets past their first warning and not yet breached.",
-            labels=["channel", "priority", "target"],
-        )
-        overdue = GaugeMetricFamily(
-            "ccpulse_sla_tickets_overdue",
-            "Running SLA targets past their deadline: breached and still not met.",
-            labels=["channel", "priority", "target"],
-        )
-        to_breach = GaugeMetricFamily(
-            "ccpulse_sla_seconds_to_next_breach",
-            "Seconds until the most urgent running target breaches; min over workers. "
-            "Absent for a channel without a running target.",
-            labels=["channel"],
-        )
-        now = self._clock()
-        summary = self._open_tickets.summary(now)
-        for channel in CHANNELS:
-            for priority in PRIORITIES:
-                key = (channel, priority)
-                backlog.add_metric(key, summary.open.get(key, 0))
-                awaiting.add_metric(key, summary.awaiting.get(key, 0))
-                for target in TARGETS:
-                    at_risk.add_metric((*key, target), summary.at_risk.get((*key, target), 0))
-                    overdue.add_metric((*key, target), summary.overdue.get((*key, target), 0))
-            since = summary.oldest_awaiting_since.get(channel)
-            oldest.add_metric((channel,), max(0.0, now - since) if since is not None else 0.0)
-            if (breach := summary.next_breach_at.get(channel)) is not None:
-                to_breach.add_metric((channel,), breach - now)
-        yield from (backlog, awaiting, oldest, at_risk, overdue, to_breach)
-
-
-LagSource = Callable[[], Mapping[str, int]]
-"""Messages not yet processed and committed on this worker's partitions, per topic."""
-
-
-class ConsumerLagCollector(Collector):
-    """Consumer lag computed at scrape time; every topic is reported, 0 when unowned."""
-
-    def __init__(self) -> None:
-        self.source: LagSource = dict
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
-            "ccpulse_consumer_lag_messages",
-            "Messages on this worker's partitions not yet processed and committed "
-            "(high watermark - committed offset); sum over workers.",
-            labels=["topic"],
-        )
-        lag = self.source()
-        for topic in LAG_TOPICS:
-            family.add_metric((topic,), lag.get(topic, 0))
-        yield family
+                case SurveyAnswered():
+                    self.voice.record_answer(effect)
+                case ReasonCounted():
+                    self.voice.record_reason(effect)
