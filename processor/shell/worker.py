@@ -61,7 +61,13 @@ def run_worker(settings: Settings) -> None:
     registry = CollectorRegistry()
     open_tickets = OpenTickets()
     metrics = Metrics(
-        registry, open_tickets, clock, settings.service_level.rule(), settings.repeat.windows
+        registry,
+        open_tickets,
+        clock,
+        service_level=settings.service_level.rule(),
+        repeat_windows=settings.repeat.windows,
+        voice=settings.surveys.rule(),
+        reasons=settings.reasons,
     )
     server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, server.server_port)
