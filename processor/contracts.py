@@ -1,8 +1,9 @@
-"""The published contracts, generated from the code: JSON Schemas and example messages.
+"""The published contracts, generated from the code: JSON Schemas, examples, dashboards.
 
 Writes ``schemas/<name>.schema.json`` for every entry of ``CONTRACTS`` (the six source
-topics and the derived topics) and ``schemas/examples/<source>.jsonl`` with one example
-message per source event type. Output is JSON with sorted keys, 2-space indent and a
+topics and the derived topics), ``schemas/examples/<source>.jsonl`` with one example
+message per source event type, and the Grafana dashboards of ``processor.dashboards``
+into ``deploy/grafana/dashboards/``. Output is JSON with sorted keys, 2-space indent and a
 trailing newline, so regenerating from unchanged code is byte-identical and a diff in
 review is a real contract change. ``check`` fails, naming the file, when a committed file
 differs from the code, is missing, or is no longer generated; ``write`` makes them equal.
@@ -28,6 +29,7 @@ from processor import readme
 from processor.codec import RejectReason
 from processor.config import TopicSettings
 from processor.core import TicketMetrics
+from processor.dashboards import DASHBOARDS, dashboard_files, generated_dashboards
 from processor.events import SOURCE_MODELS, SourceKind, event_models
 from processor.outputs import RepeatContactsMessage, SlaEventMessage
 
@@ -233,9 +235,14 @@ def _generated_kinds(root: Path) -> set[Path]:
     return set(root.glob("*.schema.json")) | set(root.glob("examples/*.jsonl"))
 
 
-def stale(root: Path = SCHEMAS) -> list[tuple[Path, str]]:
+def generated_files(root: Path = SCHEMAS, dashboards: Path = DASHBOARDS) -> dict[Path, str]:
+    """Every generated file, schemas under ``root`` and dashboards under ``dashboards``."""
+    return {**contract_files(root), **dashboard_files(dashboards)}
+
+
+def stale(root: Path = SCHEMAS, dashboards: Path = DASHBOARDS) -> list[tuple[Path, str]]:
     """Each file that is not what the code generates, with what is wrong with it."""
-    expected = contract_files(root)
+    expected = generated_files(root, dashboards)
     problems: list[tuple[Path, str]] = []
     for path, text in expected.items():
         if not path.exists():
@@ -243,17 +250,16 @@ def stale(root: Path = SCHEMAS) -> list[tuple[Path, str]]:
         # Bytes, not read_text(): universal newlines would hide a CRLF checkout.
         elif path.read_bytes() != text.encode():
             problems.append((path, "differs from the code"))
-    problems += [
-        (p, "is no longer generated") for p in sorted(_generated_kinds(root) - set(expected))
-    ]
+    owned = _generated_kinds(root) | generated_dashboards(dashboards)
+    problems += [(p, "is no longer generated") for p in sorted(owned - set(expected))]
     return problems
 
 
-def write(root: Path = SCHEMAS) -> list[Path]:
-    """Make the files under ``root`` what the code generates; the paths changed."""
-    expected = contract_files(root)
+def write(root: Path = SCHEMAS, dashboards: Path = DASHBOARDS) -> list[Path]:
+    """Make the generated files what the code generates; the paths changed."""
+    expected = generated_files(root, dashboards)
     changed: list[Path] = []
-    for path, _why in stale(root):
+    for path, _why in stale(root, dashboards):
         if path in expected:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(expected[path].encode())
@@ -266,15 +272,16 @@ def write(root: Path = SCHEMAS) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m processor.contracts",
-        description="Generate (write) or verify (check) schemas/ and the README reference.",
+        description="Generate (write) or verify (check) schemas/, the Grafana dashboards "
+        "and the README reference.",
     )
     parser.add_argument("command", nargs="?", choices=("write", "check"), default="check")
     command: str = parser.parse_args(argv).command
     if command == "write":
-        for path in write(SCHEMAS):
+        for path in write(SCHEMAS, DASHBOARDS):
             print(f"{'wrote' if path.exists() else 'removed'} {_shown(path)}")
         return readme.main(["write"])
-    problems = stale(SCHEMAS)
+    problems = stale(SCHEMAS, DASHBOARDS)
     for path, why in problems:
         print(f"{_shown(path)} {why}: run `make schemas`", file=sys.stderr)
     # The README is checked even when a schema is stale, so one run names every stale file.
@@ -283,9 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _shown(path: Path) -> str:
-    return (
-        str(path.relative_to(SCHEMAS.parent)) if path.is_relative_to(SCHEMAS.parent) else str(path)
-    )
+    """The path from the checkout's root (``DASHBOARDS`` is ``<root>/deploy/grafana/...``)."""
+    for root in (SCHEMAS.parent, DASHBOARDS.parents[2]):
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return str(path)
 
 
 if __name__ == "__main__":

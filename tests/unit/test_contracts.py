@@ -44,18 +44,19 @@ def test_regenerating_gives_the_same_bytes() -> None:
 def test_check_names_each_stale_missing_or_orphaned_file_and_write_repairs_them(
     tmp_path: Path,
 ) -> None:
-    write(tmp_path)
-    (tmp_path / "calls.schema.json").write_text("{}\n")
-    (tmp_path / "examples" / "chats.jsonl").unlink()
-    (tmp_path / "sla-events-v0.schema.json").write_text("{}\n")
+    schemas, dashboards = tmp_path / "schemas", tmp_path / "dashboards"
+    write(schemas, dashboards)
+    (schemas / "calls.schema.json").write_text("{}\n")
+    (schemas / "examples" / "chats.jsonl").unlink()
+    (schemas / "sla-events-v0.schema.json").write_text("{}\n")
 
-    assert sorted((path.name, why) for path, why in stale(tmp_path)) == [
+    assert sorted((path.name, why) for path, why in stale(schemas, dashboards)) == [
         ("calls.schema.json", "differs from the code"),
         ("chats.jsonl", "is missing"),
         ("sla-events-v0.schema.json", "is no longer generated"),
     ]
-    assert len(write(tmp_path)) == 3
-    assert stale(tmp_path) == []
+    assert len(write(schemas, dashboards)) == 3
+    assert stale(schemas, dashboards) == []
 
 
 def test_the_check_command_fails_and_prints_which_file_is_stale(
