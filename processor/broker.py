@@ -98,7 +98,7 @@ class EmbeddedBroker:
         """SIGTERM, then SIGKILL after ``grace_s``; safe to call more than once."""
         process, self._process = self._process, None
         if process is not None:
-            _terminate(process, grace_s)
+            terminate(process, grace_s)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -200,7 +200,8 @@ def die_with_parent(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
-def _terminate(process: subprocess.Popen[bytes], grace_s: float) -> None:
+def terminate(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM a child, SIGKILL it after ``grace_s``, and reap it."""
     if process.poll() is None:
         process.terminate()
         try:

@@ -38,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _kafka_options(demo)
     _traffic_options(demo)
+    demo.add_argument(
+        "--prometheus",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run a local Prometheus with the rules on the demo worker "
+        "(default: when `prometheus` is installed)",
+    )
+    demo.add_argument("--prometheus-port", type=int, default=9090, help="its port (default 9090)")
 
     traffic = commands.add_parser(
         "traffic", help="only produce the synthetic contact center's events (a load generator)"
@@ -100,16 +108,23 @@ def _run(argv: Sequence[str] | None) -> int:
             seed=args.seed,
             duration=args.duration,
         )
+    from processor.demo.prometheus import PrometheusError
     from processor.demo.runner import run_demo
 
-    return run_demo(
-        settings,
-        external_broker=bool(args.broker),
-        rate=args.rate,
-        time_scale=args.time_scale,
-        seed=args.seed,
-        duration=args.duration,
-    )
+    try:
+        return run_demo(
+            settings,
+            external_broker=bool(args.broker),
+            rate=args.rate,
+            time_scale=args.time_scale,
+            seed=args.seed,
+            duration=args.duration,
+            prometheus=args.prometheus,
+            prometheus_port=args.prometheus_port,
+        )
+    except PrometheusError as error:
+        print(f"ccpulse: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from processor.broker import EmbeddedBroker, die_with_parent
+from processor.broker import EmbeddedBroker, die_with_parent, terminate
 from processor.config import KafkaSettings, RepeatSettings, Settings, settings_env
+from processor.demo.prometheus import LocalPrometheus, PrometheusError, binary
 from processor.demo.summary import run_summary
 from processor.demo.traffic import run_traffic
 from processor.shell.worker import prepare
@@ -34,7 +35,10 @@ def run_demo(
     time_scale: float,
     seed: int,
     duration: float | None,
+    prometheus: bool | None = None,
+    prometheus_port: int = 9090,
 ) -> int:
+    """``prometheus``: True starts one (or fails), None when installed, False never."""
     with contextlib.ExitStack() as stack:
         settings = demo_rules(settings)
         if not external_broker:
@@ -45,9 +49,21 @@ def run_demo(
         asyncio.run(prepare(settings))
         stack.enter_context(_worker(settings))
         url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        footer = f"metrics: {url}"
+        if prometheus is not False:
+            local = _prometheus(stack, settings, prometheus_port, required=bool(prometheus))
+            footer += f" · Prometheus: {local.url}/alerts" if local else ""
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(
-                _live(settings, url, rate=rate, time_scale=time_scale, seed=seed, duration=duration)
+                _live(
+                    settings,
+                    url,
+                    rate=rate,
+                    time_scale=time_scale,
+                    seed=seed,
+                    duration=duration,
+                    footer=footer,
+                )
             )
         print("\nstopping…", flush=True)
     return 0
@@ -80,6 +96,30 @@ def demo_rules(settings: Settings) -> Settings:
     return settings.model_copy(update=update)
 
 
+def _prometheus(
+    stack: contextlib.ExitStack, settings: Settings, port: int, *, required: bool
+) -> LocalPrometheus | None:
+    """A local Prometheus on the demo worker, or None (with the reason printed)."""
+    if not required and binary() is None:
+        print("Prometheus: not installed (Debian: apt install prometheus)", flush=True)
+        return None
+    host = "127.0.0.1" if settings.metrics_host in ("0.0.0.0", "") else settings.metrics_host
+    local = LocalPrometheus(
+        f"{host}:{settings.metrics_port}",
+        port=port,
+        data_dir=Path(settings.data_dir) / "prometheus",
+    )
+    try:
+        stack.enter_context(local)
+    except PrometheusError as error:
+        if required:
+            raise
+        print(f"Prometheus not started: {error}", flush=True)
+        return None
+    print(f"Prometheus: {local.url} (rules and alerts: {local.url}/alerts)", flush=True)
+    return local
+
+
 def _on_embedded_broker(settings: Settings, bootstrap: str) -> Settings:
     kafka: KafkaSettings = settings.kafka.model_copy(
         update={"bootstrap_servers": bootstrap, "session_timeout_s": EMBEDDED_SESSION_TIMEOUT_S}
@@ -106,18 +146,7 @@ def _worker(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield worker
     finally:
-        _stop(worker)
-
-
-def _stop(worker: subprocess.Popen[bytes], grace_s: float = 20.0) -> None:
-    if worker.poll() is not None:
-        return
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+        terminate(worker, grace_s=20.0)
 
 
 async def _live(
@@ -128,6 +157,7 @@ async def _live(
     time_scale: float,
     seed: int,
     duration: float | None,
+    footer: str = "",
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,4 +169,4 @@ async def _live(
     if url is None:
         await traffic
     else:
-        await asyncio.gather(traffic, run_summary(url, stop))
+        await asyncio.gather(traffic, run_summary(url, stop, footer=footer))

@@ -289,12 +289,17 @@ def _fetch(url: str) -> str:
 
 
 async def run_summary(
-    url: str, stop: asyncio.Event, interval_s: float = 2.0, out: TextIO = sys.stdout
+    url: str,
+    stop: asyncio.Event,
+    interval_s: float = 2.0,
+    out: TextIO = sys.stdout,
+    footer: str = "",
 ) -> None:
     """Refresh the summary on ``out`` every ``interval_s`` until ``stop`` is set.
 
     On a terminal each refresh redraws the screen; otherwise each is appended as plain
     text. An endpoint that is not up (yet) shows a waiting line instead of failing.
+    ``footer`` (e.g. where to look further) is shown under every refresh.
     """
     tty = out.isatty()
     previous: tuple[MetricsView, float] | None = None
@@ -302,6 +307,7 @@ async def run_summary(
         screen, previous = await _refresh(url, previous)
         width = shutil.get_terminal_size().columns if tty else 100
         text = render(screen, width) if isinstance(screen, Summary) else screen
+        text = f"{text}\n{footer}" if footer else text
         # A terminal redraws in place; a log or pipe gets one block per refresh.
         out.write(f"{_CLEAR}{text}\n" if tty else f"{text}\n{'-' * 72}\n")
         out.flush()

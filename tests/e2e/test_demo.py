@@ -51,7 +51,7 @@ def test_the_demo_shows_first_responses_on_every_channel_and_stops_cleanly(
 ) -> None:
     port = free_port()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "processor", "demo", "--metrics-port", str(port)],
+        [sys.executable, "-m", "processor", "demo", "--metrics-port", str(port), "--no-prometheus"],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         stdout=subprocess.PIPE,
