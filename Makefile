@@ -15,7 +15,7 @@ help:
 	@echo "make unit           tests/unit only (no broker)"
 	@echo "make integration    tests/integration (embedded broker)"
 	@echo "make e2e            tests/e2e (the whole stack as a user runs it)"
-	@echo "make schemas        regenerate schemas/ and the README reference sections"
+	@echo "make schemas        regenerate schemas/, the dashboards and the README reference sections"
 	@echo "make schemas-check  fail if those are stale"
 	@echo "make demo ARGS=...  ccpulse demo: everything on this machine, no Kafka install"
 	@echo "make bench          core throughput benchmark (not part of make test)"
