@@ -6,7 +6,7 @@ same metrics whatever order they arrive in and however often one is redelivered.
 
 This module decides which events count as an inbound contact, a human response, a
 touch, a status change, or a step of a queued call. It deliberately knows nothing of
-SLAs, surveys or customers.
+SLAs, scores or customers: of a survey answer it keeps only the moment it arrived.
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ from processor.events import (
     CallOutbound,
     CallQueued,
     CallTransferred,
+    CesAnswered,
     ChatEnded,
     ChatMessage,
     ChatStarted,
+    CsatAnswered,
     EmailReceived,
     EmailSent,
+    NpsAnswered,
     SocialReceived,
     SocialReplied,
     TicketAssigned,
@@ -53,6 +56,7 @@ class FactKind(StrEnum):
     QUEUE = "queue"
     REASON = "reason"
     CALL = "call"  # value: queued / answered / abandoned; touch: the call id
+    ANSWER = "answer"  # a survey answer about the ticket: when the ticket was last heard of
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,8 @@ def facts_of(event: Any) -> tuple[Fact, ...]:  # noqa: PLR0911, PLR0912 - a case
             return (Fact(FactKind.REASON, at, reason),)
         case TicketAssigned(queue=queue):
             return _optional(FactKind.QUEUE, at, queue)
+        case CsatAnswered() | NpsAnswered() | CesAnswered():
+            return (Fact(FactKind.ANSWER, at),)
     return ()
 
 

@@ -1,0 +1,69 @@
+"""When closed tickets and old customer history may be forgotten."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from pydantic import TypeAdapter
+
+from processor.core import TicketMetrics, derive, fold_all
+from processor.core.customer import CustomerState, TicketView
+from processor.core.retention import customer_expires_at, prune, ticket_expires_at
+from processor.events import SourceEvent
+from tests.unit.test_pipeline import body
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+EVENTS: TypeAdapter[SourceEvent] = TypeAdapter(SourceEvent)
+
+
+def ticket_of(*events: dict[str, object]) -> TicketMetrics:
+    return derive(fold_all(None, [EVENTS.validate_python(e) for e in events]).state)
+
+
+def test_an_open_ticket_is_never_forgotten_and_a_closed_one_after_its_last_event() -> None:
+    opened = body("email.received", 0, ticket_id="T", thread_id="t", message_id="m1")
+    solved = body("ticket.status_changed", 120, ticket_id="T", status="solved")
+    answer = body("survey.csat_answered", 300, ticket_id="T", survey_id="s", score=5)
+    assert ticket_expires_at(ticket_of(opened), 30 * DAY) is None
+    closed = ticket_of(opened, solved, answer)
+    # The survey answer, although it changes no metric, is the last the ticket heard.
+    assert ticket_expires_at(closed, 30 * DAY) == T0 + timedelta(seconds=300) + 30 * DAY
+
+
+def test_an_answer_about_an_unknown_ticket_is_kept_as_long_as_a_closed_ticket() -> None:
+    answer = body("survey.nps_answered", 60, survey_id="s", score=9)
+    assert ticket_expires_at(ticket_of(answer), DAY) == T0 + timedelta(seconds=60) + DAY
+
+
+def view(ticket: str, opened_day: int, resolved_day: int | None = None) -> TicketView:
+    resolved = T0 + resolved_day * DAY if resolved_day is not None else None
+    return TicketView(ticket, 1, T0 + opened_day * DAY, "email", resolved_at=resolved)
+
+
+def test_a_customers_old_views_go_once_expired_and_decided() -> None:
+    state = CustomerState(
+        "c1",
+        {
+            "old": view("old", 0, resolved_day=1),
+            "undecided": view("undecided", 0, resolved_day=2),
+            "open": view("open", 0),
+            "recent": view("recent", 20),
+        },
+        flagged={"recent": ("old", ("30d",)), "old": ("x", ("30d",))},
+        decided={"old": True},
+    )
+    pruned = prune(state, T0 + 40 * DAY, retention=30 * DAY)
+    assert set(pruned.tickets) == {"undecided", "recent"}
+    assert pruned.flagged == {"recent": ("old", ("30d",))}
+    assert pruned.decided == {}
+    assert prune(state, T0 + 29 * DAY, retention=30 * DAY) is state
+
+
+def test_a_customer_is_next_looked_at_when_its_earliest_view_expires() -> None:
+    state = CustomerState("c1", {"a": view("a", 3, resolved_day=5), "b": view("b", 4)})
+    assert customer_expires_at(state, 10 * DAY) == T0 + 14 * DAY
+    assert customer_expires_at(replace(state, tickets={}), 10 * DAY) is None
