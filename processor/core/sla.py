@@ -202,12 +202,19 @@ def _pauses(clock: TicketClock) -> list[tuple[int, int | None]]:
 class _Elapsed:
     """Business time of one timer: how much has elapsed by a moment, and when an amount will."""
 
-    def __init__(self, timer: Timer, clock: TicketClock, policy: Policy) -> None:
+    def __init__(
+        self, timer: Timer, clock: TicketClock, policy: Policy, as_of: datetime | None = None
+    ) -> None:
+        """``as_of``: the timer as it stood then, still running, with the suspensions that
+        had begun by then (what its deadline looked like at that moment)."""
         self.start = moment(timer.start)
-        end = moment(timer.stop) if timer.stop is not None else self.start + _HORIZON
+        stop = timer.stop if as_of is None else None
+        end = moment(stop) if stop is not None else self.start + _HORIZON
         running: list[tuple[datetime, datetime]] = []
         cursor = self.start
         for paused, resumed in suspensions(clock, timer.target):
+            if as_of is not None and moment(paused) >= as_of:
+                continue
             a = max(moment(paused), self.start)
             b = moment(resumed) if resumed is not None else end
             if b <= cursor or a >= end:
@@ -295,6 +302,11 @@ def _timer_events(timer: Timer, clock: TicketClock, policy: Policy) -> Iterator[
             level=level,
         )
 
+    def deadline_as_of(at: datetime) -> datetime | None:
+        # What the deadline looked like at that moment, so that the same events give the
+        # same audit trail whether or not the answer that stopped the timer was known yet.
+        return _Elapsed(timer, clock, policy, as_of=at).when(seconds)
+
     deadline = elapsed.when(seconds)
     yield event(SlaKind.APPLIED, elapsed.start, f"/{policy.name}@{policy.version}")
     for level in (*policy.levels(timer.target), 1.0):
@@ -302,11 +314,13 @@ def _timer_events(timer: Timer, clock: TicketClock, policy: Policy) -> Iterator[
         if at is None or (stop is not None and stop <= at):
             continue
         if level < 1.0:
-            yield event(SlaKind.WARNING, at, f"/{level:g}", level=level, deadline=deadline)
+            yield event(
+                SlaKind.WARNING, at, f"/{level:g}", level=level, deadline=deadline_as_of(at)
+            )
         else:
-            yield event(SlaKind.BREACHED, at, deadline=deadline)
+            yield event(SlaKind.BREACHED, at, deadline=at)
     if stop is not None and timer.verdict and (deadline is None or stop < deadline):
-        yield event(SlaKind.MET, stop, deadline=deadline)
+        yield event(SlaKind.MET, stop, deadline=deadline_as_of(stop))
     if timer.target is not Target.RESOLUTION:
         yield from _pause_events(timer, clock, event)
 

@@ -492,3 +492,33 @@ def test_a_restarted_run_republishes_when_it_first_touches_a_ticket_even_with_a_
     assert [e["event_id"] for e in h.on("cc.sla-events")] == sla_ids * 2
     labels = {"channel": "email", "priority": "normal", "target": "first_response"}
     assert h.value("ccpulse_sla_warnings_total", **labels) == 1
+
+
+CHAT_POLICY = """
+version: v1
+policies:
+  - name: chat
+    match: {channel: chat}
+    targets: {first_response: 60s}
+    warnings: {at: [50%]}
+"""
+
+
+def test_a_warnings_deadline_does_not_depend_on_whether_the_answer_was_known_yet() -> None:
+    from processor.policies import parse_policies
+
+    started = body("chat.started", 0, session_id="s1")
+    answered = body("chat.message", 45, session_id="s1", author="agent")
+    deadlines = []
+    for answer_known_before_the_warning in (False, True):
+        h = Harness(rules=Rules(policies=parse_policies(CHAT_POLICY)), now=NOW)
+        h.feed(SourceKind.CHATS, started)
+        if answer_known_before_the_warning:
+            h.feed(SourceKind.CHATS, answered)
+        h.tick(NOW + 40)
+        h.feed(SourceKind.CHATS, answered)
+        h.tick(NOW + 50)
+        events = {e["kind"]: e for e in h.on("cc.sla-events")}
+        assert set(events) == {"applied", "warning", "met"}
+        deadlines.append((events["warning"]["deadline"], events["met"]["deadline"]))
+    assert deadlines == [("2026-03-02T09:01:00Z", "2026-03-02T09:01:00Z")] * 2
