@@ -1,6 +1,7 @@
 """ccpulse's Grafana dashboards, generated from code into ``deploy/grafana/dashboards/``.
 
-Three boards: the operations wall board, the SLA board and the processor health board.
+Four boards: the operations wall board, the SLA board, the processor health board and the
+voice-of-the-customer board.
 ``dashboard_files`` gives each generated file and its exact content; ``processor.contracts``
 writes and checks them together with the JSON Schemas (``make schemas``, ``make
 schemas-check``), so a board edited by hand, missing, or no longer generated fails the
@@ -20,9 +21,10 @@ from processor.dashboards.health import PROCESSOR
 from processor.dashboards.model import Dashboard
 from processor.dashboards.operations import OPERATIONS
 from processor.dashboards.sla import SLA
+from processor.dashboards.voice import VOICE
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards"
-BOARDS: tuple[Dashboard, ...] = (OPERATIONS, SLA, PROCESSOR)
+BOARDS: tuple[Dashboard, ...] = (OPERATIONS, SLA, PROCESSOR, VOICE)
 
 
 def dashboard_files(root: Path = DASHBOARDS) -> dict[Path, str]:

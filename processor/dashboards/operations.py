@@ -2,15 +2,18 @@
 
 For a screen on the floor: backlog and who is waiting, first-response and resolution
 times, the SLA state, quality (repeat contacts, FCR, one-touch, reopens, touches), the
-customers' voice (``voice``) and the phone queue. Per-channel panels read the recording
-rules; the figures no rule covers (reopens, touches, speed of answer, call volume, survey
-scores) query the raw series.
+day's CSAT and NPS with the top contact reasons, and the phone queue. Per-channel panels
+read the recording rules; the figures no rule covers (reopens, touches, speed of answer,
+call volume) query the raw series.
 
-It deliberately shows no per-priority or per-target breakdown (the SLA board has those)
-and nothing about the processor itself (the processor health board).
+It deliberately shows no per-priority or per-target breakdown (the SLA board has those),
+no survey breakdown (the voice-of-the-customer board, ``voice``) and nothing about the
+processor itself (the processor health board).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from processor.dashboards.model import (
     Dashboard,
@@ -23,7 +26,7 @@ from processor.dashboards.model import (
     stat,
     timeseries,
 )
-from processor.dashboards.voice import VOICE
+from processor.dashboards.voice import CSAT_DAY, NPS_DAY, TOP_REASONS
 
 S, RATIO = Unit.SECONDS, Unit.RATIO
 CHANNEL = "{{channel}}"
@@ -214,6 +217,16 @@ QUALITY = Row(
     ),
 )
 
+# Tall enough to read across the floor, beside the ten reasons.
+VOICE = Row(
+    "Customer voice",
+    (
+        replace(CSAT_DAY, height=10),
+        replace(NPS_DAY, height=10),
+        replace(TOP_REASONS, width=16),
+    ),
+)
+
 PHONE = Row(
     "Phone",
     (
@@ -260,7 +273,7 @@ OPERATIONS = Dashboard(
     uid="ccpulse-operations",
     title="ccpulse — Operations wall board",
     description="Backlog, waiting customers, response and resolution times, SLA, quality, "
-    "survey scores and the phone queue, per channel.",
+    "CSAT, NPS and top contact reasons, and the phone queue, per channel.",
     rows=(NOW, FIRST_RESPONSE, BACKLOG, SLA, QUALITY, VOICE, PHONE),
     time_from="now-6h",
     refresh="30s",

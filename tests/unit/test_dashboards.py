@@ -160,12 +160,13 @@ def test_the_check_command_fails_and_names_the_edited_dashboard(
     )
 
 
-def test_the_three_boards_have_their_uids_schema_version_and_no_variables() -> None:
+def test_the_four_boards_have_their_uids_schema_version_and_no_variables() -> None:
     boards = committed()
     assert {uid: board["title"] for uid, board in boards.items()} == {
         "ccpulse-operations": "ccpulse — Operations wall board",
         "ccpulse-sla": "ccpulse — SLA",
         "ccpulse-processor": "ccpulse — Processor health",
+        "ccpulse-voice": "ccpulse — Voice of the customer",
     }
     for uid, board in boards.items():
         assert board["uid"] == uid
@@ -278,6 +279,21 @@ def test_every_exported_ccpulse_series_is_shown_on_a_dashboard(
         if family.startswith("ccpulse_") and not series & shown
     )
     assert hidden == []
+
+
+def test_every_recording_rule_is_read_by_a_dashboard_or_an_alert(
+    recorded: dict[str, str],
+) -> None:
+    """A rule nothing reads, directly or through another rule, is evaluated for nobody."""
+    pending = [name for _, _, expr in exprs() for name in metric_names(expr)]
+    pending += [name for expr in alert_rules().values() for name in metric_names(expr)]
+    read: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in recorded and name not in read:
+            read.add(name)
+            pending.extend(metric_names(recorded[name]))
+    assert sorted(set(recorded) - read) == []
 
 
 def test_every_series_the_recording_and_alert_rules_read_is_exported(

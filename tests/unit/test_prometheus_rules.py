@@ -25,8 +25,7 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 CONFIG = PROMETHEUS / "prometheus.yml"
 RECORDING = PROMETHEUS / "rules" / "recording.yml"
 ALERTS = PROMETHEUS / "rules" / "alerts.yml"
-RECORDING_TESTS = PROMETHEUS / "tests" / "recording_test.yml"
-ALERT_TESTS = PROMETHEUS / "tests" / "alerts_test.yml"
+TESTS = sorted((PROMETHEUS / "tests").glob("*_test.yml"))
 RUNBOOK = ROOT / "deploy" / "RUNBOOK.md"
 ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 RUNBOOK_URL = "https://github.com/ccpulse/ccpulse/blob/main/deploy/RUNBOOK.md#"
@@ -59,6 +58,11 @@ def promtool(*args: str, cwd: Path) -> None:
 
 def load(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
+
+
+def promtool_cases() -> Iterator[dict[str, Any]]:
+    for path in TESTS:
+        yield from load(path)["tests"]
 
 
 def rules(path: Path) -> Iterator[dict[str, Any]]:
@@ -110,9 +114,23 @@ def test_rule_files_are_valid(rule_file: Path) -> None:
     promtool("check", "rules", str(rule_file.relative_to(ROOT)), cwd=ROOT)
 
 
-@pytest.mark.parametrize("tests", [RECORDING_TESTS, ALERT_TESTS], ids=lambda path: path.name)
+def test_promtool_runs_the_recording_alert_and_voice_tests() -> None:
+    assert {path.name for path in TESTS} >= {
+        "recording_test.yml",
+        "alerts_test.yml",
+        "voice_test.yml",
+    }
+
+
+@pytest.mark.parametrize("tests", TESTS, ids=lambda path: path.name)
 def test_promtool_unit_tests_pass(tests: Path) -> None:
     promtool("test", "rules", tests.name, cwd=tests.parent)
+
+
+@pytest.mark.parametrize("tests", TESTS, ids=lambda path: path.name)
+def test_unit_tests_load_the_rule_files_prometheus_runs(tests: Path) -> None:
+    loaded = {(tests.parent / name).resolve() for name in load(tests)["rule_files"]}
+    assert loaded <= {RECORDING, ALERTS}, f"{tests.name} tests rules Prometheus does not load"
 
 
 def test_every_alert_has_a_severity_summary_description_and_runbook_url() -> None:
@@ -142,7 +160,7 @@ def test_every_alert_is_tested_on_both_sides_of_its_for() -> None:
     """Before: no firing alert while ALERTS says pending. After: firing, later on."""
     before: dict[str, list[float]] = defaultdict(list)
     after: dict[str, list[float]] = defaultdict(list)
-    for group in load(ALERT_TESTS)["tests"]:
+    for group in promtool_cases():
         pending = {
             (match[1], seconds(case["eval_time"]))
             for case in group.get("promql_expr_test", [])
@@ -162,7 +180,7 @@ def test_every_alert_is_tested_on_both_sides_of_its_for() -> None:
 
 def test_firing_cases_check_the_full_labels_and_annotations() -> None:
     rules_by_name = alerts()
-    for group in load(ALERT_TESTS)["tests"]:
+    for group in promtool_cases():
         for case in group.get("alert_rule_test", []):
             rule = rules_by_name[case["alertname"]]
             for alert in case.get("exp_alerts") or []:
@@ -174,7 +192,7 @@ def test_firing_cases_check_the_full_labels_and_annotations() -> None:
 def test_every_recording_rule_has_a_promql_expr_test() -> None:
     tested = {
         case["expr"].strip()
-        for group in load(RECORDING_TESTS)["tests"]
+        for group in promtool_cases()
         for case in group.get("promql_expr_test", [])
         if case.get("exp_samples")
     }
