@@ -1,4 +1,4 @@
-"""The ``ccpulse`` command: ``worker``, ``demo`` and ``schemas``."""
+"""The ``ccpulse`` command: ``worker``, ``demo``, ``traffic``, ``replay`` and ``schemas``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from processor.config import KafkaSettings, Settings
 from processor.policies import PolicyFileError
+from processor.replay.options import add_arguments as add_replay_arguments
 
 
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -53,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     _kafka_options(traffic, metrics=False)
     _traffic_options(traffic)
 
+    replay = commands.add_parser(
+        "replay", help="process a JSON Lines history of source events in event time"
+    )
+    add_replay_arguments(replay)
+
     schemas = commands.add_parser("schemas", help="write (or --check) the JSON Schemas")
     schemas.add_argument("--check", action="store_true", help="fail if committed files are stale")
     return parser
@@ -93,6 +99,10 @@ def _run(argv: Sequence[str] | None) -> int:
 
         return contracts(["check" if args.check else "write"])
     settings = _with_overrides(Settings(), args)
+    if args.command == "replay":
+        from processor.replay.command import run as run_replay
+
+        return run_replay(settings, args)
     if args.command == "worker":
         from processor.shell.worker import run_worker
 

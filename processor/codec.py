@@ -5,14 +5,20 @@ state carries a version number; a state written by a newer, unknown version is r
 loudly rather than misread.
 
 Decoding a source message never raises: it returns the event or a ``Rejection`` whose
-``reason`` is a bounded label and whose ``detail`` tells a human what was wrong.
+``reason`` is a bounded label and whose ``detail`` tells a human what was wrong. The
+decoder also rejects an event whose ``occurred_at`` no source could have meant: later than
+a small clock skew ahead of now, or older than a configured age. It does not judge the
+message key: source topics are keyed however their producers like, and every event is
+routed by the ticket its body names.
 """
 
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -35,6 +41,8 @@ class RejectReason(StrEnum):
     NOT_AN_OBJECT = "not_an_object"
     UNKNOWN_TYPE = "unknown_type"
     NAIVE_TIMESTAMP = "naive_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    ANCIENT_TIMESTAMP = "ancient_timestamp"
     INVALID_EVENT = "invalid_event"
 
 
@@ -44,11 +52,48 @@ class Rejection:
     detail: str
 
 
-class SourceDecoder:
-    """Turns a source topic's message bytes into a validated event (adapters built once)."""
+DAY_S = 86_400.0
+FUTURE_SKEW_LIMIT_S = 7 * DAY_S
+EVENT_AGE_LIMIT_DAYS = 36_500.0
+"""The widest bounds a decoder accepts: wider ones would let timestamps near the ends of
+the calendar through, where date arithmetic overflows."""
+_SHOWN_TYPE_CHARS = 80  # a ``type`` is echoed in the detail; a huge one is cut
 
-    def __init__(self, max_bytes: int) -> None:
+
+class SourceDecoder:
+    """Turns a source topic's message bytes into a validated event (adapters built once).
+
+    ``occurred_at`` must lie between ``now() - max_age_days`` and ``now() +
+    max_future_skew_s``. The future bound is a clock skew: a source cannot report what has
+    not happened yet, so it holds for live traffic and for replayed history alike. The
+    past bound is an age relative to ``now`` rather than a fixed date, so that it keeps
+    catching what broken producers write (the Unix epoch, a device clock reset to its
+    factory date, seconds read as milliseconds) without being moved every year, while the
+    default of ten years leaves any realistic history replayable; an older archive is
+    replayed with a larger age. Both bounds are capped (``FUTURE_SKEW_LIMIT_S``,
+    ``EVENT_AGE_LIMIT_DAYS``) so that every accepted timestamp stays far from the ends of the
+    calendar, where the metrics' date arithmetic would overflow. ``now`` (Unix seconds) is
+    injected so that tests can fix it.
+    """
+
+    def __init__(
+        self,
+        max_bytes: int,
+        *,
+        now: Callable[[], float] = time.time,
+        max_future_skew_s: float = 300.0,
+        max_age_days: float = 3650.0,
+    ) -> None:
+        if not 0 <= max_future_skew_s <= FUTURE_SKEW_LIMIT_S:
+            raise ValueError(
+                f"max_future_skew_s {max_future_skew_s} is not in 0..{FUTURE_SKEW_LIMIT_S:g}"
+            )
+        if not 0 < max_age_days <= EVENT_AGE_LIMIT_DAYS:
+            raise ValueError(f"max_age_days {max_age_days} is not in (0, {EVENT_AGE_LIMIT_DAYS:g}]")
         self.max_bytes = max_bytes
+        self.now = now
+        self.max_future_skew_s = max_future_skew_s
+        self.max_age_days = max_age_days
         self._adapters = {kind: TypeAdapter(model) for kind, model in SOURCE_MODELS.items()}
         self._types = {kind: frozenset(event_models(kind)) for kind in SourceKind}
 
@@ -67,16 +112,44 @@ class SourceDecoder:
         if not isinstance(body, dict):
             return Rejection(RejectReason.NOT_AN_OBJECT, f"a JSON {type(body).__name__}")
         event_type = body.get("type")
-        if event_type not in self._types[kind]:
+        # Any JSON value may stand in ``type``; an array or object is not hashable.
+        if not isinstance(event_type, str) or event_type not in self._types[kind]:
             known = ", ".join(sorted(self._types[kind]))
+            shown = repr(event_type)[:_SHOWN_TYPE_CHARS]
             return Rejection(
                 RejectReason.UNKNOWN_TYPE,
-                f"type {event_type!r} is not an event of {kind.value} (expected one of {known})",
+                f"type {shown} is not an event of {kind.value} (expected one of {known})",
             )
         try:
-            return self._adapters[kind].validate_python(body)
+            event = self._adapters[kind].validate_python(body)
         except ValidationError as error:
             return _rejection(error)
+        out_of_time = self._out_of_time(event)
+        return event if out_of_time is None else out_of_time
+
+    def _out_of_time(self, event: Any) -> Rejection | None:
+        occurred = event.occurred_at.timestamp()
+        now = self.now()
+        latest = now + self.max_future_skew_s
+        if occurred > latest:
+            return Rejection(
+                RejectReason.FUTURE_TIMESTAMP,
+                f"occurred_at: {event.occurred_at.isoformat()} is {occurred - now:.0f} s after "
+                f"now ({_utc(now)}), more than the {self.max_future_skew_s:g} s allowed "
+                "(CCPULSE_MAX_FUTURE_SKEW_S)",
+            )
+        oldest = now - self.max_age_days * DAY_S
+        if occurred < oldest:
+            return Rejection(
+                RejectReason.ANCIENT_TIMESTAMP,
+                f"occurred_at: {event.occurred_at.isoformat()} is before {_utc(oldest)}, "
+                f"{self.max_age_days:g} days before now (CCPULSE_MAX_EVENT_AGE_DAYS)",
+            )
+        return None
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _rejection(error: ValidationError) -> Rejection:

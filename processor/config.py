@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processor.codec import EVENT_AGE_LIMIT_DAYS, FUTURE_SKEW_LIMIT_S
 from processor.core.customer import RepeatRule
 from processor.core.service_level import ServiceLevelRule
 from processor.core.voice import VoiceRule
@@ -118,6 +119,13 @@ class SlaSettings(BaseModel):
     )
     check_interval_s: float = Field(
         default=0.5, gt=0, description="How often passed deadlines and closed windows are sought."
+    )
+    lateness_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="`event_time` only: how late (seconds) an event may arrive and still count "
+        "before a deadline or FCR window is judged; the clock runs this far behind the newest "
+        "event time.",
     )
 
 
@@ -229,6 +237,20 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch.")
     max_event_bytes: int = Field(
         default=65536, ge=256, description="Larger source messages are dead-lettered."
+    )
+    max_future_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=FUTURE_SKEW_LIMIT_S,
+        description="Events whose `occurred_at` is further ahead of the worker's clock are "
+        "dead-lettered (`future_timestamp`).",
+    )
+    max_event_age_days: float = Field(
+        default=3650.0,
+        gt=0,
+        le=EVENT_AGE_LIMIT_DAYS,
+        description="Events older than this are dead-lettered (`ancient_timestamp`); raise it "
+        "to replay an older archive.",
     )
     create_topics: bool = Field(
         default=True, description="Create missing source and output topics at start."

@@ -95,7 +95,12 @@ def create_app(
         # Buffered; Faust flushes the producer before it commits the input offsets.
         outputs[topic].send_soon(key=key, value=value, force=True)
 
-    decoder = SourceDecoder(settings.max_event_bytes)
+    decoder = SourceDecoder(
+        settings.max_event_bytes,
+        now=clock.wall,
+        max_future_skew_s=settings.max_future_skew_s,
+        max_age_days=settings.max_event_age_days,
+    )
     pipeline = Pipeline(topics, decoder, metrics, open_tickets, send, rules=rules, clock=clock)
     for kind in SourceKind:
         _add_ingest_agent(app, settings, pipeline, kind)

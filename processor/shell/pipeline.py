@@ -91,18 +91,23 @@ class Rules:
 
 
 class Clock:
-    """``now`` for deadlines: the wall clock, or the newest event time seen (replays)."""
+    """``now`` for deadlines: the wall clock, or (replays) the newest event time seen
+    minus ``lateness_s``, so that an event up to that late still counts before a deadline
+    or an FCR window it falls before is judged."""
 
-    def __init__(self, event_time: bool, wall: Callable[[], float]) -> None:
+    def __init__(
+        self, event_time: bool, wall: Callable[[], float], lateness_s: float = 0.0
+    ) -> None:
         self.event_time = event_time
         self.wall = wall
+        self.lateness_s = lateness_s
         self.watermark = 0.0
 
     def observe(self, moment: datetime) -> None:
         self.watermark = max(self.watermark, moment.timestamp())
 
     def __call__(self) -> float:
-        return self.watermark if self.event_time else self.wall()
+        return self.watermark - self.lateness_s if self.event_time else self.wall()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self(), UTC)

@@ -49,18 +49,20 @@ def rules_of(settings: Settings) -> Rules:
     )
 
 
-def run_worker(settings: Settings) -> None:
-    rules = rules_of(settings)  # before anything starts: a bad file fails at once
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+def clock_of(settings: Settings) -> Clock:
+    """The clock deadlines pass on: the wall clock, or event time less the lateness."""
+    return Clock(
+        event_time=settings.sla.clock == "event_time",
+        wall=time.time,
+        lateness_s=settings.sla.lateness_s,
     )
-    install_highwater_correction()
-    install_uncommitted_seek()
-    asyncio.run(prepare(settings))
-    clock = Clock(event_time=settings.sla.clock == "event_time", wall=time.time)
-    registry = CollectorRegistry()
-    open_tickets = OpenTickets()
-    metrics = Metrics(
+
+
+def metrics_of(
+    settings: Settings, registry: CollectorRegistry, open_tickets: OpenTickets, clock: Clock
+) -> Metrics:
+    """The worker's metrics on ``registry``, with the configured label sets and rules."""
+    return Metrics(
         registry,
         open_tickets,
         clock,
@@ -69,6 +71,20 @@ def run_worker(settings: Settings) -> None:
         voice=settings.surveys.rule(),
         reasons=settings.reasons,
     )
+
+
+def run_worker(settings: Settings) -> None:
+    rules = rules_of(settings)  # before anything starts: a bad file fails at once
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    install_highwater_correction()
+    install_uncommitted_seek()
+    asyncio.run(prepare(settings))
+    clock = clock_of(settings)
+    registry = CollectorRegistry()
+    open_tickets = OpenTickets()
+    metrics = metrics_of(settings, registry, open_tickets, clock)
     server, _ = start_http_server(settings.metrics_port, settings.metrics_host, registry)
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, server.server_port)
     app = create_app(settings, metrics, open_tickets, rules, clock)

@@ -1,12 +1,17 @@
-"""The event contracts: tolerant where it is safe, strict where a metric would suffer."""
+"""The event contracts and the decoder: tolerant where it is safe, strict where a metric would
+suffer (time zones, scores, ids, and event times no source could have meant)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from processor.codec import Rejection, RejectReason, SourceDecoder
+from processor.config import Settings
 from processor.contracts import EXAMPLES
 from processor.events import SOURCE_MODELS, SourceKind, event_models, source_of, ticket_key
 
@@ -140,3 +145,114 @@ def test_sms_travels_on_the_chat_topic_and_other_channels_do_not() -> None:
     assert parse_example("chat.started", channel="sms").channel == "sms"
     with pytest.raises(ValidationError):
         parse_example("chat.started", channel="phone")
+
+
+CLOCK = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def decode_at(
+    occurred_at: object, event_type: str = "call.queued", now: datetime = CLOCK, **bounds: float
+) -> Any:
+    """The example of ``event_type`` at ``occurred_at``, decoded with the clock at ``now``."""
+    decoder = SourceDecoder(65536, now=now.timestamp, **bounds)
+    raw = orjson.dumps({**EXAMPLES[event_type], "occurred_at": occurred_at})
+    return decoder.decode(source_of(event_type), raw)
+
+
+def reason_of(result: Any) -> RejectReason | None:
+    return result.reason if isinstance(result, Rejection) else None
+
+
+@pytest.mark.parametrize("event_type", ALL_TYPES)
+def test_an_event_up_to_the_skew_ahead_of_the_clock_is_kept_and_a_second_more_is_not(
+    event_type: str,
+) -> None:
+    assert reason_of(decode_at("2026-03-02T10:05:00Z", event_type)) is None
+    rejected = decode_at("2026-03-02T10:05:01Z", event_type)
+    assert rejected.reason is RejectReason.FUTURE_TIMESTAMP
+    assert rejected.detail.startswith("occurred_at: 2026-03-02T10:05:01+00:00 is 301 s after")
+    assert "more than the 300 s allowed (CCPULSE_MAX_FUTURE_SKEW_S)" in rejected.detail
+
+
+def test_the_future_skew_is_configurable() -> None:
+    assert reason_of(decode_at("2026-03-02T10:59:59Z", max_future_skew_s=3600)) is None
+    late = decode_at("2026-03-02T10:00:01Z", max_future_skew_s=0)
+    assert late.reason is RejectReason.FUTURE_TIMESTAMP
+
+
+def test_an_offset_timestamp_is_bounded_as_the_instant_it_names() -> None:
+    assert reason_of(decode_at("2026-03-02T11:05:00+01:00")) is None
+    assert reason_of(decode_at("2026-03-02T05:05:01-05:00")) is RejectReason.FUTURE_TIMESTAMP
+
+
+def test_an_event_as_old_as_the_age_limit_is_kept_and_a_second_older_is_not() -> None:
+    assert reason_of(decode_at("2016-03-04T10:00:00Z", max_age_days=3650)) is None
+    rejected = decode_at("2016-03-04T09:59:59Z", max_age_days=3650)
+    assert rejected.reason is RejectReason.ANCIENT_TIMESTAMP
+    assert rejected.detail == (
+        "occurred_at: 2016-03-04T09:59:59+00:00 is before 2016-03-04T10:00:00Z, "
+        "3650 days before now (CCPULSE_MAX_EVENT_AGE_DAYS)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "reason"),
+    [
+        ("2017-06-01T00:00:00Z", None),
+        ("2026-03-02T09:59:00+09:00", None),
+        ("1970-01-01T00:00:00Z", RejectReason.ANCIENT_TIMESTAMP),
+        (0, RejectReason.ANCIENT_TIMESTAMP),
+        ("0001-01-01T00:00:00+05:00", RejectReason.ANCIENT_TIMESTAMP),
+        ("9999-12-31T23:59:59-05:00", RejectReason.FUTURE_TIMESTAMP),
+    ],
+)
+def test_by_default_years_of_history_are_kept_and_absurd_times_are_not(
+    occurred_at: object, reason: RejectReason | None
+) -> None:
+    assert reason_of(decode_at(occurred_at)) is reason
+
+
+def test_history_never_meets_the_future_bound_and_an_older_archive_needs_a_larger_age() -> None:
+    assert reason_of(decode_at("2025-01-01T00:00:00Z", max_future_skew_s=0)) is None
+    assert reason_of(decode_at("1990-05-01T00:00:00Z")) is RejectReason.ANCIENT_TIMESTAMP
+    assert reason_of(decode_at("1990-05-01T00:00:00Z", max_age_days=36500)) is None
+
+
+def test_the_bounds_follow_the_injected_clock() -> None:
+    stamp = "2026-03-02T10:00:00Z"
+    assert reason_of(decode_at(stamp, now=CLOCK)) is None
+    earlier, much_later = CLOCK - timedelta(hours=1), CLOCK + timedelta(days=3651)
+    assert reason_of(decode_at(stamp, now=earlier)) is RejectReason.FUTURE_TIMESTAMP
+    assert reason_of(decode_at(stamp, now=much_later)) is RejectReason.ANCIENT_TIMESTAMP
+
+
+def test_bounds_wide_enough_to_reach_the_ends_of_the_calendar_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_age_days"):
+        SourceDecoder(65536, max_age_days=1_000_000)
+    with pytest.raises(ValueError, match="max_future_skew_s"):
+        SourceDecoder(65536, max_future_skew_s=-1)
+    with pytest.raises(ValidationError):
+        Settings(max_event_age_days=1_000_000)
+    with pytest.raises(ValidationError):
+        Settings(max_future_skew_s=30 * 86_400)
+
+
+@pytest.mark.parametrize("kind", list(SourceKind))
+@pytest.mark.parametrize("odd_type", [[], ["call.queued"], {}, {"a": 1}, None, 3, True])
+def test_a_type_that_is_not_a_string_is_an_unknown_type(kind: SourceKind, odd_type: object) -> None:
+    example = EXAMPLES[next(iter(event_models(kind)))]
+    raw = orjson.dumps({**example, "type": odd_type})
+    rejected = SourceDecoder(65536, now=CLOCK.timestamp).decode(kind, raw)
+    assert rejected.reason is RejectReason.UNKNOWN_TYPE
+    assert rejected.detail.startswith(f"type {odd_type!r} is not an event of {kind.value}")
+
+
+def test_a_message_of_exactly_the_size_limit_is_kept_and_one_byte_more_is_not() -> None:
+    base = orjson.dumps({**EXAMPLES["call.queued"], "pad": ""})
+    decoder = SourceDecoder(512, now=CLOCK.timestamp)
+
+    def padded(size: int) -> bytes:
+        return base[:-2] + b"x" * (size - len(base)) + b'"}'
+
+    assert reason_of(decoder.decode(SourceKind.CALLS, padded(512))) is None
+    assert reason_of(decoder.decode(SourceKind.CALLS, padded(513))) is RejectReason.TOO_LARGE
