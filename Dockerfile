@@ -16,7 +16,7 @@ USER ccpulse
 ENV CCPULSE_DATA_DIR=/data \
     CCPULSE_METRICS_HOST=0.0.0.0
 EXPOSE 9464
-# A worker serves /metrics once it has reached the broker; the start period covers the wait.
+# A worker serves /metrics (and /healthz, /readyz) from its start, also while it waits for the broker.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/metrics' % os.environ.get('CCPULSE_METRICS_PORT', '9464'), timeout=4)"]
 ENTRYPOINT ["ccpulse"]

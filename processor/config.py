@@ -258,6 +258,12 @@ class Settings(BaseSettings):
     broker_wait_s: float = Field(
         default=300.0, gt=0, description="How long a worker waits for the broker at start."
     )
+    unhealthy_after_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A running worker that has not reached the broker for this long answers "
+        "503 on /healthz (a liveness probe then restarts it).",
+    )
     sla: SlaSettings = SlaSettings()
     repeat: RepeatSettings = RepeatSettings()
     service_level: ServiceLevelSettings = ServiceLevelSettings()
@@ -267,8 +273,28 @@ class Settings(BaseSettings):
         description="Contact reasons reported by name in metrics (typically 20-30); any other "
         "reason is reported as `other`.",
     )
+    state_retention: str = Field(
+        default="30d",
+        description="How long a closed ticket's state, and a customer's past ticket, is kept "
+        "after its last event (on the SLA clock); longer than the repeat and FCR windows and "
+        "any redelivery.",
+    )
     data_dir: str = Field(default=".ccpulse", description="Faust's local data directory.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @model_validator(mode="after")
+    def _retention_outlasts_the_windows(self) -> Settings:
+        repeat = self.repeat.rule()
+        needed = max(repeat.windows[-1][1], repeat.fcr_window)
+        if self.retention() <= needed:
+            raise ValueError(
+                f"state_retention {self.state_retention} must be longer than the widest "
+                f"repeat or FCR window ({needed})"
+            )
+        return self
+
+    def retention(self) -> timedelta:
+        return timedelta(seconds=parse_duration(self.state_retention))
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

@@ -48,6 +48,11 @@ def prune(state: CustomerState, now: datetime, retention: timedelta) -> Customer
 
 
 def customer_expires_at(state: CustomerState, retention: timedelta) -> datetime | None:
-    """When the next of the customer's views may expire (if its verdict is decided by then)."""
-    moments = [_view_expires_at(view, retention) for view in state.tickets.values()]
+    """When the next of the customer's views expires; a resolved view counts only once its
+    verdict is decided (the FCR window, shorter than ``retention``, closes first)."""
+    moments = [
+        _view_expires_at(view, retention)
+        for view in state.tickets.values()
+        if view.resolved_at is None or view.ticket_id in state.decided
+    ]
     return min(moments, default=None)

@@ -1,6 +1,7 @@
 """The processor health board: is ccpulse scraped, keeping up, and counting honestly.
 
-Scrape status and restarts of the workers (Prometheus job ``ccpulse``), events consumed,
+Scrape status and restarts of the workers (Prometheus job ``ccpulse``), whether each is
+ready (as its /readyz answers) and reaches its Kafka broker, events consumed,
 rejected and duplicated per source, snapshots published, first-response corrections
 (late events earlier than what was seen), consumer lag per topic and per worker, and each
 worker's CPU and resident memory. Lines on the lag and reject panels sit where the alerts
@@ -59,6 +60,47 @@ WORKERS = Row(
         timeseries(
             "Restarts in the last hour by worker",
             Target(f"changes(process_start_time_seconds{JOB}[1h])", INSTANCE),
+            width=12,
+        ),
+    ),
+)
+
+READINESS = Row(
+    "Readiness",
+    (
+        stat(
+            "Workers ready",
+            Target(f"sum(ccpulse_worker_ready{JOB})", "ready"),
+            thresholds=Thresholds("red", ((1, "green"),)),
+            description="Broker reachable, topics present, partitions assigned, tables "
+            "recovered: what each worker's /readyz answers.",
+            height=5,
+        ),
+        stat(
+            "Workers not ready",
+            Target(f"count(ccpulse_worker_ready{JOB} == 0) or vector(0)", "not ready"),
+            thresholds=Thresholds("green", ((1, "orange"),)),
+            height=5,
+        ),
+        stat(
+            "Workers cut off from Kafka",
+            Target(f"count(ccpulse_broker_connected{JOB} == 0) or vector(0)", "cut off"),
+            thresholds=Thresholds("green", ((1, "red"),)),
+            description="Workers whose last probe of the Kafka broker got no answer.",
+            height=5,
+        ),
+        timeseries(
+            "Ready by worker",
+            Target(f"ccpulse_worker_ready{JOB}", INSTANCE),
+            minimum=0,
+            maximum=1,
+            width=12,
+        ),
+        timeseries(
+            "Broker reachable by worker",
+            Target(f"ccpulse_broker_connected{JOB}", INSTANCE),
+            minimum=0,
+            maximum=1,
             width=12,
         ),
     ),
@@ -133,13 +175,20 @@ PROCESS = Row(
             "CPU by worker (share of one core)",
             Target(f"rate(process_cpu_seconds_total{JOB}[5m])", INSTANCE),
             unit=Unit.RATIO,
-            width=12,
+            width=8,
         ),
         timeseries(
             "Resident memory by worker",
             Target(f"process_resident_memory_bytes{JOB}", INSTANCE),
             unit=Unit.BYTES,
-            width=12,
+            width=8,
+        ),
+        timeseries(
+            "State forgotten per hour",
+            Target("sum by (table) (increase(ccpulse_state_forgotten_total[1h]))", "{{table}}"),
+            description="Closed tickets and customers deleted after CCPULSE_STATE_RETENTION: "
+            "memory stays bounded while this keeps pace with tickets closed.",
+            width=8,
         ),
     ),
 )
@@ -147,9 +196,9 @@ PROCESS = Row(
 PROCESSOR = Dashboard(
     uid="ccpulse-processor",
     title="ccpulse — Processor health",
-    description="Scrape status, restarts, event throughput and rejects, consumer lag, CPU "
-    "and memory of the ccpulse workers.",
-    rows=(WORKERS, EVENTS, KAFKA, PROCESS),
+    description="Scrape status, restarts, readiness and broker reachability, event "
+    "throughput and rejects, consumer lag, CPU and memory of the ccpulse workers.",
+    rows=(WORKERS, READINESS, EVENTS, KAFKA, PROCESS),
     time_from="now-3h",
     refresh="30s",
 )

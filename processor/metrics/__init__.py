@@ -4,8 +4,9 @@ Counters and histograms are fed from core effects (``Metrics.record``, in ``reco
 and ``voice``); backlog gauges are read at scrape time from the worker's view of its open
 tickets, and consumer lag from the worker's Kafka consumer (``gauges``), so they always
 describe exactly the partitions this worker owns and sum (or max) correctly across
-workers. The process's CPU, memory and start time come from prometheus_client's process
-collector.
+workers. Readiness and broker reachability are read from the worker's health
+(``gauges.WorkerStatusCollector``). The process's CPU, memory and start time come from
+prometheus_client's process collector.
 
 Labels are closed sets (``labels``): source, event type, reject reason, channel,
 priority, SLA target, repeat window, configured contact reason. Counters are created at

@@ -1,4 +1,5 @@
-"""Gauges computed when /metrics is scraped: backlog and SLA state, consumer lag.
+"""Gauges computed when /metrics is scraped: backlog and SLA state, consumer lag, and
+whether the worker is ready and reaches its broker.
 
 They describe exactly the partitions this worker owns at that moment, so summed (or
 max-ed, min-ed) over workers they equal the truth, also while partitions move.
@@ -7,6 +8,7 @@ max-ed, min-ed) over workers they equal the truth, also while partitions move.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -91,3 +93,34 @@ class ConsumerLagCollector(Collector):
         for topic in LAG_TOPICS:
             family.add_metric((topic,), lag.get(topic, 0))
         yield family
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    ready: bool
+    broker_connected: bool
+
+
+StatusSource = Callable[[], WorkerStatus]
+"""What /readyz would answer, and whether the last probe of the broker was answered."""
+
+
+class WorkerStatusCollector(Collector):
+    """Readiness and broker reachability as 0/1 gauges; both 0 until a source is set."""
+
+    def __init__(self) -> None:
+        self.source: StatusSource = lambda: WorkerStatus(ready=False, broker_connected=False)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        status = self.source()
+        yield GaugeMetricFamily(
+            "ccpulse_worker_ready",
+            "1 when the worker is ready (as /readyz): broker reachable, topics present, "
+            "partitions assigned and tables recovered.",
+            value=int(status.ready),
+        )
+        yield GaugeMetricFamily(
+            "ccpulse_broker_connected",
+            "1 when the Kafka broker answered the worker's last probe.",
+            value=int(status.broker_connected),
+        )

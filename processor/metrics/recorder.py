@@ -26,7 +26,7 @@ from processor.core.service_level import ServiceLevelRule
 from processor.core.sla import SlaEvent, SlaKind
 from processor.core.voice import VoiceRule
 from processor.events import SourceKind, event_models, source_of
-from processor.metrics.gauges import BacklogCollector, ConsumerLagCollector
+from processor.metrics.gauges import BacklogCollector, ConsumerLagCollector, WorkerStatusCollector
 from processor.metrics.labels import (
     CHANNELS,
     PRIORITIES,
@@ -184,6 +184,12 @@ class Metrics:
             buckets=ANSWER_BUCKETS,
             registry=registry,
         )
+        self.forgotten = Counter(
+            "ccpulse_state_forgotten",
+            "Table keys deleted after the retention: closed tickets, customers with no history.",
+            ("table",),
+            registry=registry,
+        )
         self.service_level_calls = Counter(
             "ccpulse_call_service_level_calls",
             "Calls counted for the service level: answered within the threshold or not.",
@@ -194,6 +200,8 @@ class Metrics:
         registry.register(BacklogCollector(open_tickets, clock))
         self.lag = ConsumerLagCollector()
         registry.register(self.lag)
+        self.status = WorkerStatusCollector()
+        registry.register(self.status)
         ProcessCollector(registry=registry)
 
     def _start_at_zero(self, repeat_windows: Sequence[str]) -> None:
@@ -205,6 +213,7 @@ class Metrics:
             (self.repeats, itertools.product(repeat_windows, CHANNELS, CHANNELS)),
             (self.calls_abandoned, (("true",), ("false",))),
             (self.service_level_calls, (("within",), ("outside",))),
+            (self.forgotten, (("tickets",), ("customers",))),
         ]
         ticket_counters = (self.created, self.resolved, self.reopens, self.one_touch)
         for counter in (*ticket_counters, self.corrections):

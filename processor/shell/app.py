@@ -9,7 +9,8 @@ the customer agent keeps per-customer state in a second table and sends what it 
 back to the ticket over the routing topic. All agents run with ``concurrency=1`` and
 at-least-once delivery: redelivered events are recognised by ``event_id``.
 
-A timer looks for SLA deadlines and FCR windows that passed without any event arriving.
+A timer looks for SLA deadlines and FCR windows that passed without any event arriving,
+and deletes the state of closed tickets and of customers whose retention has passed.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def create_app(
     async def sweep() -> None:
         # No await inside: it never interleaves with an agent's batch.
         pipeline.check_deadlines(tickets)
+        pipeline.forget_expired(tickets)
         if rules.repeat is not None:
             pipeline.close_windows(customers)
 
@@ -139,6 +141,8 @@ def create_app(
         for partition, key, ticket in recovered:  # the first sweeps check every open one
             if ticket.is_open:
                 pipeline.sla_due.set(partition, key, 0.0)
+            else:
+                pipeline.expiry.set(partition, key, pipeline.ticket_expiry(ticket))
 
     @customers.on_recover
     async def index_recovered_customers() -> None:
@@ -150,9 +154,8 @@ def create_app(
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
         open_tickets.drop_partitions(tp.partition for tp in revoked if tp.topic == topics.routed)
-        pipeline.sla_due.drop_partitions(
-            tp.partition for tp in revoked if tp.topic == topics.routed
-        )
+        for index in (pipeline.sla_due, pipeline.expiry):
+            index.drop_partitions(tp.partition for tp in revoked if tp.topic == topics.routed)
         pipeline.fcr_due.drop_partitions(
             tp.partition for tp in revoked if tp.topic == topics.customer_views
         )

@@ -7,7 +7,8 @@ ticket's view for its customer.
 ``update_customers``: a batch of ticket views -> per customer one state write, repeat
 contacts and due FCR verdicts (reported on ``cc.repeat-contacts`` and back to the ticket).
 ``check_deadlines`` / ``close_windows``: the timer's sweeps for SLA deadlines and FCR
-windows that passed with no event arriving.
+windows that passed with no event arriving; ``forget_expired``: its sweep for closed
+tickets past the retention (customers' old history is pruned in ``close_windows``).
 
 The Faust agents and timer in ``processor.shell.app`` only hand batches to these.
 """
@@ -18,7 +19,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from processor.codec import (
@@ -47,6 +48,7 @@ from processor.core.customer import (
     observe,
     update,
 )
+from processor.core.retention import customer_expires_at, prune, ticket_expires_at
 from processor.core.sla import PolicyBook, SlaEvent
 from processor.core.ticket_sla import check
 from processor.due_index import DueIndex
@@ -88,6 +90,8 @@ class Rules:
     policies: PolicyBook = field(default_factory=PolicyBook)
     repeat: RepeatRule | None = None
     """None: no per-customer state, no repeat contacts and no FCR."""
+    retention: timedelta | None = None
+    """How long closed tickets and customers' old tickets are remembered; None: forever."""
 
 
 class Clock:
@@ -138,6 +142,7 @@ class Pipeline:
         self.clock = clock
         self.sla_due = DueIndex()
         self.fcr_due = DueIndex()
+        self.expiry = DueIndex()
         self.run = uuid.uuid4().hex
         """This run of the worker: states it wrote have their outputs in its producer."""
 
@@ -222,7 +227,32 @@ class Pipeline:
         self.metrics.record_sla(sla.events, ticket)
         self.open_tickets.update(partition, ticket, sla.running)
         self.sla_due.set(partition, key, sla.next_due.timestamp() if sla.next_due else None)
+        self.expiry.set(partition, key, self.ticket_expiry(ticket))
         return sla.state
+
+    def ticket_expiry(self, ticket: TicketMetrics) -> float | None:
+        """When the ticket's state may be deleted (Unix time); None: not while it is open."""
+        retention = self.rules.retention
+        expires = ticket_expires_at(ticket, retention) if retention is not None else None
+        return expires.timestamp() if expires is not None else None
+
+    def forget_expired(self, table: MutableMapping[bytes, bytes]) -> int:
+        """Delete the state of closed tickets whose retention has passed; how many."""
+        now = self.clock()
+        forgotten = 0
+        for partition, key in self.expiry.due(now, SWEEP_LIMIT):
+            stored = table.get(key)
+            if stored is None:
+                continue
+            expires = self.ticket_expiry(derive(decode_state(stored)))
+            if expires is not None and expires <= now:
+                del table[key]
+                self.sla_due.set(partition, key, None)
+                forgotten += 1
+            else:  # an event arrived since: it is open again, or was heard of later
+                self.expiry.set(partition, key, expires)
+        self.metrics.forgotten.labels("tickets").inc(forgotten)
+        return forgotten
 
     def check_deadlines(self, table: MutableMapping[bytes, bytes]) -> int:
         """Emit what passed deadlines caused for tickets no event arrived for; how many."""
@@ -297,14 +327,26 @@ class Pipeline:
         judged, changes = observe(state, rule)
         for change in changes:
             self._report_repeat(judged, change)
-        judged, verdicts = close_windows(judged, rule, self.clock.now())
+        now = self.clock.now()
+        judged, verdicts = close_windows(judged, rule, now)
         for ticket_id, fcr in verdicts.items():
             self._report_verdict(judged, ticket_id, fcr, rule)
+        retention = self.rules.retention
+        if retention is not None:
+            judged = prune(judged, now, retention)
+            if not judged.tickets:
+                table.pop(key, None)
+                self.fcr_due.set(partition, key, None)
+                self.metrics.forgotten.labels("customers").inc()
+                return judged
         if judged != stored or again:
             judged = replace(judged, writer=self.run)
             table[key] = encode_customer(judged)
-        upcoming = next_verdict_at(judged, rule)
-        self.fcr_due.set(partition, key, upcoming.timestamp() if upcoming else None)
+        upcoming = [next_verdict_at(judged, rule)]
+        if retention is not None:
+            upcoming.append(customer_expires_at(judged, retention))
+        soonest = min((moment for moment in upcoming if moment is not None), default=None)
+        self.fcr_due.set(partition, key, soonest.timestamp() if soonest else None)
         return judged
 
     def _republish(self, state: CustomerState) -> None:

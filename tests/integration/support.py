@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -97,6 +98,29 @@ class WorkerProcess:
 
     def value(self, name: str, **labels: str) -> float:
         return self.scrape().get((name, tuple(sorted(labels.items()))), 0.0)
+
+    def endpoint(self, path: str) -> tuple[int, str]:
+        """Status and body of ``path`` on the worker's HTTP port (/healthz, /readyz...)."""
+        url = f"http://127.0.0.1:{self.settings.metrics_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far (from /proc)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_exit(self, timeout: float) -> int:
+        """The exit code, once the process ends by itself within ``timeout``."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"worker still running:\n{self.log_tail()}") from None
 
     def wait_for(
         self, condition: Callable[[WorkerProcess], bool], timeout: float = 90, what: str = ""

@@ -85,6 +85,7 @@ class Harness:
         """The worker's timer at ``now``."""
         self.now = now
         self.pipeline.check_deadlines(self.table)
+        self.pipeline.forget_expired(self.table)
         self.pipeline.close_windows(self.customers)
         self.drain()
 

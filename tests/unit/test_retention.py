@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pydantic import TypeAdapter
 
 from processor.core import TicketMetrics, derive, fold_all
 from processor.core.customer import CustomerState, TicketView
 from processor.core.retention import customer_expires_at, prune, ticket_expires_at
-from processor.events import SourceEvent
-from tests.unit.test_pipeline import body
+from processor.events import SourceEvent, SourceKind
+from processor.shell.pipeline import Rules
+from tests.unit.test_pipeline import NOW, REPEATS, Harness, body, solved, ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -64,6 +66,64 @@ def test_a_customers_old_views_go_once_expired_and_decided() -> None:
 
 
 def test_a_customer_is_next_looked_at_when_its_earliest_view_expires() -> None:
-    state = CustomerState("c1", {"a": view("a", 3, resolved_day=5), "b": view("b", 4)})
+    state = CustomerState(
+        "c1",
+        {"a": view("a", 3, resolved_day=5), "b": view("b", 4), "c": view("c", 0, resolved_day=1)},
+        decided={"a": True},
+    )
+    # "c" waits for its verdict, which the FCR window decides before the retention ends.
     assert customer_expires_at(state, 10 * DAY) == T0 + 14 * DAY
     assert customer_expires_at(replace(state, tickets={}), 10 * DAY) is None
+
+
+# -- through the pipeline ------------------------------------------------------------------
+
+
+def retained(days: float) -> Rules:
+    return Rules(repeat=REPEATS.repeat, retention=timedelta(days=days))
+
+
+def test_the_sweep_deletes_closed_tickets_past_the_retention_and_keeps_open_ones() -> None:
+    h = Harness(rules=retained(2), now=NOW)
+    h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"), ticket(90, "c2", "B"))
+    h.tick(NOW + 2 * 86400 + 59)
+    assert set(h.table) == {b"A", b"B"}
+    h.tick(NOW + 2 * 86400 + 60)
+    assert set(h.table) == {b"B"}
+    assert h.value("ccpulse_state_forgotten_total", table="tickets") == 1
+
+
+def test_a_ticket_heard_of_again_is_kept_until_the_retention_after_that() -> None:
+    h = Harness(rules=retained(2), now=NOW)
+    h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"))
+    h.now = NOW + 86400
+    answer = body("survey.csat_answered", 3000, ticket_id="A", survey_id="s1", score=5)
+    h.feed(SourceKind.SURVEYS, {**answer, "customer_id": "c1"})
+    h.tick(NOW + 2 * 86400 + 60)
+    assert b"A" in h.table
+    h.tick(NOW + 2 * 86400 + 3000)
+    assert b"A" not in h.table
+
+
+def test_a_customer_whose_history_expired_is_forgotten_once_its_verdicts_are_out() -> None:
+    h = Harness(rules=retained(2), now=NOW)
+    h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"))
+    h.tick(NOW + 3600 + 60)  # the 1 h FCR window closes: a positive verdict
+    assert [m["fcr"] for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"] == [True]
+    assert b"c1" in h.customers
+    h.tick(NOW + 2 * 86400 + 60)
+    assert b"c1" not in h.customers
+    assert h.value("ccpulse_state_forgotten_total", table="customers") == 1
+    assert len(h.pipeline.fcr_due) == 0
+
+
+def test_the_retention_must_outlast_the_repeat_and_fcr_windows() -> None:
+    from pydantic import ValidationError
+
+    from processor.config import RepeatSettings, Settings
+
+    with pytest.raises(ValidationError, match="state_retention 7d must be longer"):
+        Settings(state_retention="7d")
+    with pytest.raises(ValidationError, match="longer than the widest"):
+        Settings(state_retention="8d", repeat=RepeatSettings(windows=("1d",), fcr_window="10d"))
+    assert Settings(state_retention="8d").retention() == timedelta(days=8)
