@@ -6,9 +6,13 @@ FROM python:3.11.11-slim-bookworm
 ENV PYTHONUNBUFFERED=1
 
 WORKDIR /app
+# The runtime packages exactly as locked, each checked against its hash; then ccpulse alone,
+# built with the locked setuptools.
+COPY requirements/lock-runtime.txt ./requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/lock-runtime.txt
 COPY pyproject.toml README.md ./
 COPY processor ./processor
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
     && useradd --system --uid 10001 ccpulse \
     && mkdir /data && chown ccpulse /data
 

@@ -4,17 +4,20 @@ Turns ``KafkaSettings`` into the keyword arguments of aiokafka clients and of
 ``faust.App``: ``security_options`` is the one place that decides a client's protocol, TLS
 context and SASL login, and every client ccpulse makes (Faust's, the admin clients, the
 demo's and the replay's producers) takes them from it, so they cannot drift apart. Once
-it has run, aiokafka's log records show no message keys or values and no wire request or
-response (at DEBUG aiokafka logs both, and a SASL PLAIN request carries the password).
-It also creates the topics ccpulse needs with explicit partition counts, waits for a broker to
-come up, and probes it while the worker runs (a metadata request with a short timeout,
-backing off while it fails). ``install_fetcher_close_fix`` lets a consumer stop while its
-broker is away (aiokafka's fetcher otherwise aborts its own close, and Faust then waits
-forever for the consumer thread).
+it has run, aiokafka's and Faust's log records show no message keys or values and no wire
+request or response (at DEBUG both log every message sent, aiokafka every request too,
+and a SASL PLAIN request carries the password).
+
+It also creates the topics ccpulse needs with explicit partition counts, waits for a
+broker to come up, and probes it while the worker runs (a metadata request with a short
+timeout, backing off while it fails). ``install_fetcher_close_fix`` lets a consumer stop
+while its broker is away (aiokafka's fetcher otherwise aborts its own close, and Faust
+then waits forever for the consumer thread).
 
 It deliberately does not change existing topics: a topic with another partition count is
 an error to resolve by hand, never something to "fix" by adding partitions (that would
-move keys between partitions and split table state).
+move keys between partitions and split table state). The log redaction hides bytes and
+protocol structs only: topic names, broker addresses and the SASL user name still show.
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext:
 
 class _ClientLogRedaction(logging.Filter):
     """Replaces the bytes (keys, values, record batches) and protocol structs (whole
-    requests and responses) in aiokafka's log records by their size or type name."""
+    requests and responses) in a client's log records by their size or type name."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and any(map(_carries_data, record.args)):
@@ -150,13 +153,16 @@ _CLIENT_LOGGERS = (
     *("aiokafka", "aiokafka.conn", "aiokafka.client", "aiokafka.admin.client"),
     *("aiokafka.producer.producer", "aiokafka.producer.sender"),
     *("aiokafka.consumer.consumer", "aiokafka.consumer.fetcher"),
-    "aiokafka.consumer.group_coordinator",
+    *("aiokafka.consumer.group_coordinator", "faust.topics", "faust.transport.producer"),
+    *("faust.transport.consumer", "faust.transport.drivers.aiokafka"),
 )
+_CLIENT_LIBRARIES = ("aiokafka.", "faust.")
 
 
 def redact_client_logs() -> None:
-    """Keep message data and wire dumps out of aiokafka's log records (idempotent)."""
-    made = [name for name in logging.root.manager.loggerDict if name.startswith("aiokafka.")]
+    """Keep message data and wire dumps out of aiokafka's and Faust's log records
+    (idempotent)."""
+    made = [name for name in logging.root.manager.loggerDict if name.startswith(_CLIENT_LIBRARIES)]
     for name in {*_CLIENT_LOGGERS, *made}:
         logger = logging.getLogger(name)
         if _REDACTION not in logger.filters:
