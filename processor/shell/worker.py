@@ -91,6 +91,7 @@ def rules_of(settings: Settings) -> Rules:
     return Rules(
         policies=load_policies(policy_file) if policy_file else PolicyBook(),
         repeat=settings.repeat.rule(),
+        retention=settings.retention(),
     )
 
 
