@@ -191,6 +191,7 @@ def encode_state(state: TicketState) -> bytes:
             "facts": facts,
             "sla_sent": sorted(state.sla_sent),
             "writer": state.writer,
+            "written_at": state.written_at,
             "repeat": (
                 [repeat.repeat_of, repeat.gap_seconds, repeat.previous_channel, repeat.windows]
                 if repeat
@@ -216,6 +217,7 @@ def decode_state(raw: bytes) -> TicketState:
         },
         sla_sent=frozenset(body["sla_sent"]),
         writer=body["writer"],
+        written_at=body.get("written_at", 0.0),
         repeat=RepeatMark(repeat[0], repeat[1], repeat[2], tuple(repeat[3])) if repeat else None,
         fcr=body["fcr"],
     )
@@ -271,6 +273,7 @@ def encode_customer(state: CustomerState) -> bytes:
             "flagged": {ticket: [of, list(ws)] for ticket, (of, ws) in state.flagged.items()},
             "decided": state.decided,
             "writer": state.writer,
+            "written_at": state.written_at,
         }
     )
 
@@ -284,6 +287,7 @@ def decode_customer(raw: bytes) -> CustomerState:
         flagged={ticket: (of, tuple(windows)) for ticket, (of, windows) in body["flagged"].items()},
         decided=body["decided"],
         writer=body["writer"],
+        written_at=body.get("written_at", 0.0),
     )
 
 

@@ -54,6 +54,8 @@ class CustomerState:
     """Ticket -> its FCR verdict, once reported."""
     writer: str = ""
     """The worker run that last wrote this state, and so last published its outputs."""
+    written_at: float = 0.0
+    """Wall-clock Unix time of that write (how long ago the customer was last processed)."""
 
 
 @dataclass(frozen=True, slots=True)

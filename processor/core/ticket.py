@@ -68,6 +68,8 @@ class TicketState:
     """Ids of the SLA audit events already emitted for this ticket."""
     writer: str = ""
     """The worker run that last wrote this state, and so last published its outputs."""
+    written_at: float = 0.0
+    """Wall-clock Unix time of that write (how long ago the ticket was last processed)."""
     repeat: RepeatMark | None = None
     fcr: bool | None = None
 

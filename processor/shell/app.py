@@ -133,16 +133,18 @@ def create_app(
     async def index_recovered_tickets() -> None:
         mine = owned(topics.routed)
         recovered = [
-            (partition, key, derive(decode_state(value)))
+            (partition, key, state, derive(state))
             for key, value in tickets.data.items()
             if (partition := partition_of(key, partitions)) in mine
+            and (state := decode_state(value))
         ]
-        open_tickets.replace((partition, ticket) for partition, _, ticket in recovered)
-        for partition, key, ticket in recovered:  # the first sweeps check every open one
+        open_tickets.replace((partition, ticket) for partition, _, _, ticket in recovered)
+        for partition, key, state, ticket in recovered:  # the first sweeps check open ones
             if ticket.is_open:
                 pipeline.sla_due.set(partition, key, 0.0)
             else:
-                pipeline.expiry.set(partition, key, pipeline.ticket_expiry(ticket))
+                expires = pipeline.ticket_expiry(ticket, state.written_at)
+                pipeline.expiry.set(partition, key, expires)
 
     @customers.on_recover
     async def index_recovered_customers() -> None:

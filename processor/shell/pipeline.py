@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from processor.codec import (
     Rejection,
@@ -59,6 +59,8 @@ from processor.open_tickets import OpenTickets
 from processor.outputs import FcrVerdictMessage, RepeatContactMessage, SlaEventMessage
 
 log = logging.getLogger(__name__)
+
+Stamped = TypeVar("Stamped", TicketState, CustomerState)
 
 Send = Callable[[str, bytes | None, bytes], None]
 """Publish (topic, key, value); delivery is awaited before the input offsets commit."""
@@ -202,7 +204,7 @@ class Pipeline:
             state_now = transition.state
             new_state = self._check_sla(partitions[key], key, state_now, after, now, again=again)
             if new_state is not state or again:
-                table[key] = encode_state(replace(new_state, writer=self.run))
+                table[key] = encode_state(self._stamped(new_state))
             if (transition.changed or again) and after.is_known:
                 self.send(self.topics.ticket_metrics, key, encode_snapshot(after))
                 self.metrics.snapshots.inc()
@@ -227,13 +229,26 @@ class Pipeline:
         self.metrics.record_sla(sla.events, ticket)
         self.open_tickets.update(partition, ticket, sla.running)
         self.sla_due.set(partition, key, sla.next_due.timestamp() if sla.next_due else None)
-        self.expiry.set(partition, key, self.ticket_expiry(ticket))
+        # Written now, or unchanged and written before: now never forgets it too early.
+        self.expiry.set(partition, key, self.ticket_expiry(ticket, self.clock.wall()))
         return sla.state
 
-    def ticket_expiry(self, ticket: TicketMetrics) -> float | None:
+    def _stamped(self, state: Stamped) -> Stamped:
+        """The state as this run writes it now."""
+        return replace(state, writer=self.run, written_at=self.clock.wall())
+
+    def _written(self, written_at: float) -> datetime | None:
+        # On the wall clock a state is kept the retention after it was last written too, so
+        # old events arriving now are recognised when redelivered; in event time (replays)
+        # only event times count.
+        return None if self.clock.event_time else datetime.fromtimestamp(written_at, UTC)
+
+    def ticket_expiry(self, ticket: TicketMetrics, written_at: float) -> float | None:
         """When the ticket's state may be deleted (Unix time); None: not while it is open."""
         retention = self.rules.retention
-        expires = ticket_expires_at(ticket, retention) if retention is not None else None
+        if retention is None:
+            return None
+        expires = ticket_expires_at(ticket, retention, self._written(written_at))
         return expires.timestamp() if expires is not None else None
 
     def forget_expired(self, table: MutableMapping[bytes, bytes]) -> int:
@@ -244,7 +259,8 @@ class Pipeline:
             stored = table.get(key)
             if stored is None:
                 continue
-            expires = self.ticket_expiry(derive(decode_state(stored)))
+            state = decode_state(stored)
+            expires = self.ticket_expiry(derive(state), state.written_at)
             if expires is not None and expires <= now:
                 del table[key]
                 self.sla_due.set(partition, key, None)
@@ -265,7 +281,7 @@ class Pipeline:
             state = decode_state(stored)
             checked = self._check_sla(partition, key, state, derive(state), now)
             if checked is not state:
-                table[key] = encode_state(replace(checked, writer=self.run))
+                table[key] = encode_state(self._stamped(checked))
         return len(due)
 
     def _share_view(self, before: TicketMetrics | None, after: TicketMetrics) -> None:
@@ -332,19 +348,20 @@ class Pipeline:
         for ticket_id, fcr in verdicts.items():
             self._report_verdict(judged, ticket_id, fcr, rule)
         retention = self.rules.retention
+        written = self._written(judged.written_at if judged == stored else self.clock.wall())
         if retention is not None:
-            judged = prune(judged, now, retention)
+            judged = prune(judged, now, retention, written)
             if not judged.tickets:
                 table.pop(key, None)
                 self.fcr_due.set(partition, key, None)
                 self.metrics.forgotten.labels("customers").inc()
                 return judged
         if judged != stored or again:
-            judged = replace(judged, writer=self.run)
+            judged = self._stamped(judged)
             table[key] = encode_customer(judged)
         upcoming = [next_verdict_at(judged, rule)]
         if retention is not None:
-            upcoming.append(customer_expires_at(judged, retention))
+            upcoming.append(customer_expires_at(judged, retention, written))
         soonest = min((moment for moment in upcoming if moment is not None), default=None)
         self.fcr_due.set(partition, key, soonest.timestamp() if soonest else None)
         return judged

@@ -86,17 +86,31 @@ def retained(days: float) -> Rules:
 def test_the_sweep_deletes_closed_tickets_past_the_retention_and_keeps_open_ones() -> None:
     h = Harness(rules=retained(2), now=NOW)
     h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"), ticket(90, "c2", "B"))
-    h.tick(NOW + 2 * 86400 + 59)
+    verdict = NOW + 3600 + 60  # A's FCR verdict is written into its state then
+    h.tick(verdict)
+    h.tick(verdict + 2 * 86400 - 1)
     assert set(h.table) == {b"A", b"B"}
-    h.tick(NOW + 2 * 86400 + 60)
+    h.tick(verdict + 2 * 86400)
     assert set(h.table) == {b"B"}
     assert h.value("ccpulse_state_forgotten_total", table="tickets") == 1
 
 
-def test_a_ticket_heard_of_again_is_kept_until_the_retention_after_that() -> None:
-    h = Harness(rules=retained(2), now=NOW)
+def test_on_the_wall_clock_old_events_arriving_now_are_kept_the_retention_from_now() -> None:
+    h = Harness(rules=retained(2), now=NOW + 100 * 86400)
     h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"))
-    h.now = NOW + 86400
+    h.tick(h.now + 1)
+    assert b"A" in h.table
+    assert b"c1" in h.customers
+    redelivered = ticket(0, "c1", "A")
+    h.feed(SourceKind.TICKETS, redelivered)
+    assert h.value("ccpulse_tickets_created_total", channel="email", priority="normal") == 1
+    h.tick(h.now + 2 * 86400 + 1)
+    assert b"A" not in h.table
+
+
+def test_a_ticket_heard_of_again_is_kept_until_the_retention_after_that() -> None:
+    h = Harness(rules=Rules(retention=timedelta(days=2)), now=NOW)
+    h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"))
     answer = body("survey.csat_answered", 3000, ticket_id="A", survey_id="s1", score=5)
     h.feed(SourceKind.SURVEYS, {**answer, "customer_id": "c1"})
     h.tick(NOW + 2 * 86400 + 60)
@@ -108,10 +122,12 @@ def test_a_ticket_heard_of_again_is_kept_until_the_retention_after_that() -> Non
 def test_a_customer_whose_history_expired_is_forgotten_once_its_verdicts_are_out() -> None:
     h = Harness(rules=retained(2), now=NOW)
     h.feed(SourceKind.TICKETS, ticket(0, "c1", "A"), solved(60, "c1", "A"))
-    h.tick(NOW + 3600 + 60)  # the 1 h FCR window closes: a positive verdict
+    verdict = NOW + 3600 + 60  # the 1 h FCR window closes: a positive verdict, written then
+    h.tick(verdict)
     assert [m["fcr"] for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"] == [True]
+    h.tick(verdict + 2 * 86400 - 1)
     assert b"c1" in h.customers
-    h.tick(NOW + 2 * 86400 + 60)
+    h.tick(verdict + 2 * 86400)
     assert b"c1" not in h.customers
     assert h.value("ccpulse_state_forgotten_total", table="customers") == 1
     assert len(h.pipeline.fcr_due) == 0
