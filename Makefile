@@ -16,7 +16,7 @@ BUILD_REQUIRES := import tomllib; \
 	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint unit integration e2e schemas schemas-check bench lock clean
+.PHONY: help demo test lint unit integration e2e schemas schemas-check bench bench-quick lock clean
 
 help:
 	@echo "make test           lint + schemas-check + the whole test suite"
@@ -27,7 +27,8 @@ help:
 	@echo "make schemas        regenerate schemas/, the dashboards and the README reference sections"
 	@echo "make schemas-check  fail if those are stale"
 	@echo "make demo ARGS=...  ccpulse demo: everything on this machine, no Kafka install"
-	@echo "make bench          core throughput benchmark (not part of make test)"
+	@echo "make bench          every benchmark on the embedded broker (~11 min), rewrites benchmarks/RESULTS.md"
+	@echo "make bench-quick    the same at small sizes (~1.5 min): proves the benchmarks run"
 	@echo "make lock           re-pin $(LOCK) and $(RUNTIME_LOCK) (ARGS=--upgrade: newest versions)"
 	@echo "make clean          remove .venv and local state"
 
@@ -68,7 +69,10 @@ schemas-check: $(STAMP)
 	$(BIN)/python -m processor.contracts check
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/core_throughput.py
+	$(BIN)/python benchmarks/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py --quick
 
 # uv in a throw-away venv resolves from PyPI; pins already in the files are kept unless
 # pyproject.toml no longer admits them or ARGS=--upgrade. The runtime lock is constrained
