@@ -63,6 +63,13 @@ class KafkaSettings(BaseModel):
     ssl_cafile: str | None = Field(default=None, description="CA bundle to verify the broker.")
     ssl_certfile: str | None = Field(default=None, description="Client certificate (mTLS).")
     ssl_keyfile: str | None = Field(default=None, description="Client key (mTLS).")
+    fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=30000,
+        description="Longest a worker's consumer waits in a fetch for new records; brokers "
+        "that always wait it out (the embedded one) add it to every hop.",
+    )
     session_timeout_s: float = Field(
         default=10.0,
         gt=0,

@@ -50,6 +50,7 @@ from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
 from processor.policies import load_policies
 from processor.shell.app import create_app
+from processor.shell.fetchwait import install_fetch_wait
 from processor.shell.health import (
     Health,
     HealthBoard,
@@ -304,6 +305,7 @@ def run_worker(settings: Settings) -> None:
     quiet_repeated_client_warnings()
     install_fetcher_close_fix()
     install_highwater_correction()
+    install_fetch_wait(settings.kafka.fetch_max_wait_ms)
     install_uncommitted_seek()
     clock = clock_of(settings)
     registry = CollectorRegistry()
