@@ -139,11 +139,12 @@ def create_app(
             and (state := decode_state(value))
         ]
         open_tickets.replace((partition, ticket) for partition, _, _, ticket in recovered)
-        for partition, key, state, ticket in recovered:  # the first sweeps check open ones
-            if ticket.is_open:
-                pipeline.sla_due.set(partition, key, 0.0)
-            else:
-                expires = pipeline.ticket_expiry(ticket, state.written_at)
+        for partition, key, state, ticket in recovered:
+            # The first sweeps check every one: a closed ticket's last audit events may not
+            # be due yet (event time with a lateness allowance, events from the future).
+            pipeline.sla_due.set(partition, key, 0.0)
+            if not ticket.is_open:
+                expires = pipeline.ticket_expiry(state, ticket, state.written_at)
                 pipeline.expiry.set(partition, key, expires)
 
     @customers.on_recover

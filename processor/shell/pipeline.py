@@ -230,7 +230,7 @@ class Pipeline:
         self.open_tickets.update(partition, ticket, sla.running)
         self.sla_due.set(partition, key, sla.next_due.timestamp() if sla.next_due else None)
         # Written now, or unchanged and written before: now never forgets it too early.
-        self.expiry.set(partition, key, self.ticket_expiry(ticket, self.clock.wall()))
+        self.expiry.set(partition, key, self.ticket_expiry(state, ticket, self.clock.wall()))
         return sla.state
 
     def _stamped(self, state: Stamped) -> Stamped:
@@ -243,12 +243,20 @@ class Pipeline:
         # only event times count.
         return None if self.clock.event_time else datetime.fromtimestamp(written_at, UTC)
 
-    def ticket_expiry(self, ticket: TicketMetrics, written_at: float) -> float | None:
+    def ticket_expiry(
+        self, state: TicketState, ticket: TicketMetrics, written_at: float
+    ) -> float | None:
         """When the ticket's state may be deleted (Unix time); None: not while it is open."""
         retention = self.rules.retention
         if retention is None:
             return None
-        expires = ticket_expires_at(ticket, retention, self._written(written_at))
+        # Events that tell nothing about their ticket (an automated reply that arrives before
+        # the ticket is known) leave no time in its metrics: the earliest event's time, kept
+        # with the state, stops such a state from looking older than any retention and
+        # being deleted before its ticket arrives.
+        heard = datetime.fromtimestamp(state.customer[0] / 1_000_000, UTC)
+        written = self._written(written_at)
+        expires = ticket_expires_at(ticket, retention, max(heard, written or heard))
         return expires.timestamp() if expires is not None else None
 
     def forget_expired(self, table: MutableMapping[bytes, bytes]) -> int:
@@ -260,7 +268,7 @@ class Pipeline:
             if stored is None:
                 continue
             state = decode_state(stored)
-            expires = self.ticket_expiry(derive(state), state.written_at)
+            expires = self.ticket_expiry(state, derive(state), state.written_at)
             if expires is not None and expires <= now:
                 del table[key]
                 self.sla_due.set(partition, key, None)
@@ -279,9 +287,12 @@ class Pipeline:
             if stored is None:
                 continue
             state = decode_state(stored)
-            checked = self._check_sla(partition, key, state, derive(state), now)
+            ticket = derive(state)
+            checked = self._check_sla(partition, key, state, ticket, now)
             if checked is not state:
                 table[key] = encode_state(self._stamped(checked))
+            else:  # not written now: kept the retention after its last write, not longer
+                self.expiry.set(partition, key, self.ticket_expiry(state, ticket, state.written_at))
         return len(due)
 
     def _share_view(self, before: TicketMetrics | None, after: TicketMetrics) -> None:
