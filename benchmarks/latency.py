@@ -284,8 +284,8 @@ def report(variants: dict[str, tuple[list[Level], Level]]) -> Section:
             "Event produced → its `cc.ticket-metrics` snapshot seen by a consumer, and probe"
             " ticket produced → counted on `/metrics`. `ccpulse worker` is the product as"
             " shipped (batches of 500 or 50 ms; fetches wait at most"
-            " `CCPULSE_KAFKA__FETCH_MAX_WAIT_MS`, 100 ms, instead of Faust's fixed 1.5 s,"
-            " which the embedded broker always waits out); `fetch wait 50 ms` is the same"
+            " `CCPULSE_KAFKA__FETCH_MAX_WAIT_MS`, which the embedded broker always"
+            " waits out); `fetch wait 50 ms` is the same"
             " worker started through `tuned_worker.py`, which caps that wait at 50 ms.",
             table(header, rows),
         ]
