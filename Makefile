@@ -16,7 +16,7 @@ BUILD_REQUIRES := import tomllib; \
 	print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint unit integration e2e schemas schemas-check bench bench-quick lock clean
+.PHONY: help demo test lint unit integration e2e reliability schemas schemas-check bench bench-quick lock clean
 
 help:
 	@echo "make test           lint + schemas-check + the whole test suite"
@@ -24,6 +24,7 @@ help:
 	@echo "make unit           tests/unit only (no broker)"
 	@echo "make integration    tests/integration (embedded broker)"
 	@echo "make e2e            tests/e2e (the whole stack as a user runs it)"
+	@echo "make reliability    the long crash test (20 SIGKILLs, 100,000 messages) and the soak (~40 min)"
 	@echo "make schemas        regenerate schemas/, the dashboards and the README reference sections"
 	@echo "make schemas-check  fail if those are stale"
 	@echo "make demo ARGS=...  ccpulse demo: everything on this machine, no Kafka install"
@@ -61,6 +62,11 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e
+
+reliability: $(STAMP)
+	CCPULSE_CRASH_KILLS=20 CCPULSE_CRASH_EVENTS=100000 \
+		$(BIN)/python -m pytest -s -o timeout=1800 tests/integration/test_crash.py tests/integration/test_rebalance.py
+	$(BIN)/python tests/soak/soak.py --events 1000000
 
 schemas: $(STAMP)
 	$(BIN)/python -m processor.contracts write

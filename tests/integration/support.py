@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,24 @@ class WorkerProcess:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
+    def stop_scraped(
+        self, timeout: float = 60
+    ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Stop gracefully (SIGTERM) while scraping /metrics every 0.1 s, and return the
+        last scrape that answered: the process's counters once it stopped working."""
+        assert self.process is not None
+        last = self.scrape()
+        self.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            try:
+                last = self.scrape()
+            except OSError:  # the endpoint is gone: nothing is processed any more
+                break
+            time.sleep(0.1)
+        self.stop(timeout=max(1.0, deadline - time.monotonic()))
+        return last
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -107,6 +126,31 @@ class WorkerProcess:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+    def ready(self) -> bool:
+        """Whether /readyz answers 200 (False while the worker is down or not serving)."""
+        try:
+            return self.endpoint("/readyz")[0] == 200
+        except OSError:
+            return False
+
+    def backlog(self) -> float | None:
+        """Messages on its partitions not yet processed and committed (the consumer-lag
+        gauge summed over topics); None unless the worker is ready."""
+        try:
+            if not self.ready():
+                return None
+            return self.total("ccpulse_consumer_lag_messages")
+        except OSError:
+            return None
+
+    def rss_kib(self) -> int:
+        """Resident memory of the process (VmRSS in /proc/<pid>/status), in KiB."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS line")
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used so far (from /proc)."""
@@ -159,6 +203,167 @@ def produce(bootstrap: str, messages: Iterable[tuple[str, bytes | None, Any]]) -
         for topic, key, value in messages
     ]
     asyncio.run(_produce(bootstrap, encoded))
+
+
+class StreamProducer:
+    """Sends (topic, key, value) messages in order from a thread of its own, in chunks,
+    each once ``may_send()`` is true (checked every 0.1 s): a way to hold a stream back
+    while a worker is down or behind. ``sent`` counts what was sent so far."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        messages: Iterable[tuple[str, bytes | None, Any]],
+        may_send: Callable[[], bool] = lambda: True,
+        chunk: int = 250,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.messages = [
+            (topic, key, value if isinstance(value, bytes) else orjson.dumps(value))
+            for topic, key, value in messages
+        ]
+        self.may_send = may_send
+        self.chunk = chunk
+        self.sent = 0
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, daemon=True)
+
+    def start(self) -> StreamProducer:
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise AssertionError(f"producer still running after {timeout} s ({self.sent} sent)")
+        if self.error is not None:
+            raise AssertionError(f"producer failed: {self.error!r}")
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as error:  # reported by join()
+            self.error = error
+
+    async def _run(self) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=False)
+        await producer.start()
+        try:
+            for start in range(0, len(self.messages), self.chunk):
+                # The condition is another process's state: it can only be polled.
+                while not self.may_send():  # noqa: ASYNC110
+                    await asyncio.sleep(0.1)
+                for topic, key, value in self.messages[start : start + self.chunk]:
+                    await producer.send(topic, value=value, key=key)
+                await producer.flush()
+                self.sent = min(len(self.messages), start + self.chunk)
+        finally:
+            await producer.stop()
+
+
+class GroupLag:
+    """A consumer group's lag over some topics (high watermark - committed offset, summed),
+    measured from outside the workers every ``interval_s`` on a thread of its own.
+
+    High watermarks come from Fetch responses of a consumer that reads the topics (the
+    embedded broker's ListOffsets answer is too low); committed offsets from the group's
+    coordinator. ``lag`` is None until a first full measurement; ``measured`` counts them.
+    A worker's own lag gauge cannot say this: it stops when the worker does, and a
+    partition the consumer has paused keeps its old high watermark.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topics: Iterable[str],
+        partitions: int,
+        interval_s: float = 0.5,
+    ) -> None:
+        self.bootstrap, self.group, self.interval_s = bootstrap, group, interval_s
+        self.partitions = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+        self.lag: int | None = None
+        self.committed: dict[TopicPartition, int] = {}
+        self.behind: dict[TopicPartition, int] = {}
+        """Per partition, as last measured (a partition never committed counts from 0)."""
+        self.measured = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> GroupLag:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def fresh(self, timeout: float = 30) -> int:
+        """The lag as measured by a measurement that began after this call."""
+        count = self.measured
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.measured >= count + 2 and self.lag is not None:
+                return self.lag
+            time.sleep(0.05)
+        raise AssertionError(f"no lag measurement within {timeout} s")
+
+    async def _run(self) -> None:
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        group = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False
+        )
+        await reader.start()
+        await group.start()
+        try:
+            reader.assign(self.partitions)
+            await reader.seek_to_beginning(*self.partitions)
+            while not self._stop.is_set():
+                await reader.getmany(timeout_ms=int(self.interval_s * 1000))
+                committed = await group._coordinator.fetch_committed_offsets(self.partitions)
+                offsets = {
+                    tp: max(0, committed[tp].offset if tp in committed else 0)
+                    for tp in self.partitions
+                }
+                behind = {tp: max(0, (reader.highwater(tp) or 0) - offsets[tp]) for tp in offsets}
+                self.committed, self.behind = offsets, behind
+                self.lag, self.measured = sum(behind.values()), self.measured + 1
+        finally:
+            await reader.stop()
+            await group.stop()
+
+
+def group_lag(settings: Settings, interval_s: float = 0.25) -> GroupLag:
+    """The lag of a ccpulse group over its source and internal topics."""
+    topics = settings.topics
+    internal = [f"{settings.app_id}-ticket-events", f"{settings.app_id}-customer-tickets"]
+    return GroupLag(
+        settings.kafka.bootstrap_servers,
+        settings.app_id,
+        [*topics.sources(), *internal],
+        topics.partitions,
+        interval_s=interval_s,
+    )
+
+
+def clock_event(settings: Settings, number: int, at: datetime) -> dict[str, Any]:
+    """Sends an event that opens no ticket: on the event-time clock it moves time on."""
+    body = {
+        "type": "ticket.priority_changed",
+        "event_id": f"clock-{number}",
+        "occurred_at": at.isoformat(),
+        "customer_id": "clock",
+        "ticket_id": "clock",
+        "priority": "low",
+    }
+    produce(settings.kafka.bootstrap_servers, [(settings.topics.tickets, b"clock", body)])
+    return body
 
 
 async def _read_all(bootstrap: str, topic: str, partitions: int) -> list[tuple[bytes, bytes]]:
