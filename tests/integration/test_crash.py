@@ -217,8 +217,13 @@ def wait_until(
     producer: StreamProducer | None = None,
     timeout: float = 240,
 ) -> None:
+    """Fails after ``timeout`` s without ``condition``; while a producer is given, only after
+    ``timeout`` s in which it sent nothing more (a long stream on a slow machine is fine)."""
     deadline = time.monotonic() + timeout
+    sent = producer.sent if producer is not None else 0
     while not condition():
+        if producer is not None and producer.sent != sent:
+            sent, deadline = producer.sent, time.monotonic() + timeout
         failed = producer.error if producer is not None else None
         if failed is not None or time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what} ({failed!r})")
