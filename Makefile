@@ -65,7 +65,7 @@ e2e: $(STAMP)
 
 reliability: $(STAMP)
 	CCPULSE_CRASH_KILLS=20 CCPULSE_CRASH_EVENTS=100000 \
-		$(BIN)/python -m pytest -s -o timeout=1800 tests/integration/test_crash.py tests/integration/test_rebalance.py
+		$(BIN)/python -m pytest -s tests/integration/test_crash.py tests/integration/test_rebalance.py
 	$(BIN)/python tests/soak/soak.py --events 1000000
 
 schemas: $(STAMP)

@@ -97,6 +97,8 @@ class CrashLog:
         return ", ".join(f"{what} at {at:.0f} s ({sent} sent)" for what, at, sent in self.kills)
 
 
+# Minutes on a slow machine; the long version (make reliability) scales with its stream.
+@pytest.mark.timeout(600 + MESSAGES // 50)
 def test_sigkills_at_random_moments_lose_nothing_and_count_nothing_twice(
     settings: Settings, tmp_path: Path
 ) -> None:

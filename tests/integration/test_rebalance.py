@@ -211,6 +211,7 @@ def counted(scrapes: list[dict[Key, float]]) -> Counter[Key]:
     return found
 
 
+@pytest.mark.timeout(900)  # four group changes, each waited out on the embedded broker
 def test_gauges_sum_to_the_truth_as_two_workers_become_three_then_one(
     settings: Settings, tmp_path: Path
 ) -> None:
