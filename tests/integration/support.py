@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -265,7 +265,27 @@ class StreamProducer:
             await producer.stop()
 
 
-class GroupLag:
+class LoopThread:
+    """Runs ``_run`` on an event loop of a thread of its own while the context is open;
+    ``_run`` returns once ``_stop`` is set."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class GroupLag(LoopThread):
     """A consumer group's lag over some topics (high watermark - committed offset, summed),
     measured from outside the workers every ``interval_s`` on a thread of its own.
 
@@ -291,16 +311,7 @@ class GroupLag:
         self.behind: dict[TopicPartition, int] = {}
         """Per partition, as last measured (a partition never committed counts from 0)."""
         self.measured = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-
-    def __enter__(self) -> GroupLag:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
+        super().__init__()
 
     def fresh(self, timeout: float = 30) -> int:
         """The lag as measured by a measurement that began after this call."""
@@ -397,23 +408,14 @@ def last_per_key(records: Iterable[tuple[bytes, bytes]]) -> Mapping[str, dict[st
     return latest
 
 
-class TopicWatcher:
+class TopicWatcher(LoopThread):
     """Consumes a topic from the beginning on a background thread and notes, for every
     message, the wall-clock time (Unix seconds) at which it was received."""
 
     def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
         self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
         self.received: list[tuple[float, dict[str, Any]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
-
-    def __enter__(self) -> TopicWatcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
+        super().__init__()
 
     async def _run(self) -> None:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
