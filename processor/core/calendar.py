@@ -6,6 +6,10 @@ after its start runs overnight into the next day) and holidays. A holiday closes
 intervals that *start* on that date. All arithmetic is done on real instants (UTC), so
 days on which the clocks change have the length they really have.
 
+Every SLA timer of every ticket walks the same few days of a calendar again and again, so
+a calendar remembers each day's open periods once it has worked them out (a day's
+openings depend only on the calendar and the date).
+
 This module deliberately knows nothing of tickets, SLA targets or pauses.
 """
 
@@ -17,8 +21,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 Interval = tuple[time, time]
+Period = tuple[datetime, datetime]
 _ALL_DAY = ((time(0), time(0)),)
 _SCAN_LIMIT_DAYS = 3660
+_ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,24 +35,33 @@ class BusinessCalendar:
     )
     """Opening intervals by ISO weekday (1 = Monday ... 7 = Sunday)."""
     holidays: frozenset[date] = frozenset()
+    _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _days: dict[date, tuple[Period, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    """The open periods of each day worked out so far."""
 
     def __post_init__(self) -> None:
         if not any(self.weekly.get(day) for day in range(1, 8)):
             raise ValueError("a business calendar needs at least one opening interval")
-        ZoneInfo(self.timezone)  # fail early on an unknown zone
+        # Fails early on an unknown zone.
+        object.__setattr__(self, "_zone", ZoneInfo(self.timezone))
         _check_no_overlap(self.weekly)
 
-    def openings(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
+    def openings(self, start: datetime, end: datetime) -> Iterator[Period]:
         """The open periods within [start, end), in order, as UTC instants."""
-        zone = ZoneInfo(self.timezone)
-        day = start.astimezone(zone).date() - timedelta(days=1)
+        days = self._days
+        day = start.astimezone(self._zone).date() - _ONE_DAY
         while True:
-            for opens, closes in self._day(day, zone):
+            periods = days.get(day)
+            if periods is None:
+                periods = days[day] = self._day(day)
+            for opens, closes in periods:
                 if opens >= end:
                     return
                 if closes > start:
                     yield max(opens, start), min(closes, end)
-            day += timedelta(days=1)
+            day += _ONE_DAY
 
     def business_seconds(self, start: datetime, end: datetime) -> float:
         if end <= start:
@@ -65,9 +80,10 @@ class BusinessCalendar:
             remaining -= closes - opens
         raise ValueError(f"{seconds} s of business time do not fit in {_SCAN_LIMIT_DAYS} days")
 
-    def _day(self, day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    def _day(self, day: date) -> tuple[Period, ...]:
         if day in self.holidays:
-            return []
+            return ()
+        zone = self._zone
         periods = []
         for opens, closes in self.weekly.get(day.isoweekday(), ()):
             close_day = day if closes > opens else day + timedelta(days=1)
@@ -77,7 +93,7 @@ class BusinessCalendar:
                     datetime.combine(close_day, closes, zone).astimezone(UTC),
                 )
             )
-        return sorted(periods)
+        return tuple(sorted(periods))
 
 
 def _minutes(moment: time) -> int:
