@@ -21,6 +21,7 @@ policy and ``now``: the same events give the same audit trail in any arrival ord
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from processor.core.calendar import BusinessCalendar
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HORIZON = timedelta(days=3660)
+_NONE = timedelta(0)
 WAITING_ON_CUSTOMER = frozenset({"pending", "on_hold"})
 ABANDONED = "abandoned"
 CLOSING = frozenset({"solved", "closed", ABANDONED})
@@ -226,6 +228,14 @@ class _Elapsed:
             running.append((cursor, end))
         self.running = running
         self.calendar = policy.calendar
+        # The business periods, worked out as far as a question needed them, with the
+        # business time elapsed at the end of each: exact, and in seconds summed in period
+        # order (so that ``by`` gives the very float a walk over the periods would).
+        self._periods = self._business()
+        self._starts: list[datetime] = []
+        self._ends: list[datetime] = []
+        self._elapsed: list[timedelta] = []
+        self._elapsed_s: list[float] = []
 
     def _business(self) -> Iterator[tuple[datetime, datetime]]:
         for a, b in self.running:
@@ -234,32 +244,71 @@ class _Elapsed:
             else:
                 yield from self.calendar.openings(a, b)
 
+    def _next_period(self) -> bool:
+        """Work out one more business period (False: there is none)."""
+        period = next(self._periods, None)
+        if period is None:
+            return False
+        a, b = period
+        self._starts.append(a)
+        self._ends.append(b)
+        self._elapsed.append((self._elapsed[-1] if self._elapsed else _NONE) + (b - a))
+        seconds = (b - a).total_seconds()
+        self._elapsed_s.append(self._elapsed_s[-1] + seconds if self._elapsed_s else seconds)
+        return True
+
     def when(self, seconds: float) -> datetime | None:
         """The moment ``seconds`` of business time will have elapsed (None: never, as the
         timer stops or is suspended for good before)."""
-        remaining = timedelta(seconds=seconds)
-        for a, b in self._business():
-            if b - a >= remaining:
-                return a + remaining
-            remaining -= b - a
-        return None
+        wanted = timedelta(seconds=seconds)
+        while not self._elapsed or self._elapsed[-1] < wanted:
+            if not self._next_period():
+                return None
+        index = bisect_left(self._elapsed, wanted)
+        before = self._elapsed[index - 1] if index else _NONE
+        return self._starts[index] + (wanted - before)
 
     def by(self, until: datetime) -> float:
-        total = 0.0
-        for a, b in self._business():
-            if a >= until:
+        """The business time elapsed by ``until``, in seconds."""
+        while not self._ends or self._ends[-1] < until:
+            if not self._next_period():
                 break
-            total += (min(b, until) - a).total_seconds()
-        return total
+        begun = bisect_left(self._starts, until)  # the periods that began before ``until``
+        if not begun:
+            return 0.0
+        last = begun - 1
+        partial = (min(self._ends[last], until) - self._starts[last]).total_seconds()
+        return self._elapsed_s[last - 1] + partial if last else partial
 
 
 def schedule(clock: TicketClock, policy: Policy) -> list[SlaEvent]:
     """Every audit event of the ticket, past and future (if no further event arrives for
     it), in time order."""
+    return _schedule(clock, policy, _timed(clock, policy))
+
+
+def schedule_and_running(
+    clock: TicketClock, policy: Policy
+) -> tuple[list[SlaEvent], tuple[Running, ...]]:
+    """``schedule`` and ``running`` at once, each timer's business time worked out once."""
+    timed = _timed(clock, policy)
+    return _schedule(clock, policy, timed), _running(policy, timed)
+
+
+def _timed(clock: TicketClock, policy: Policy) -> list[tuple[Timer, _Elapsed]]:
+    return [
+        (timer, _Elapsed(timer, clock, policy))
+        for timer in timers(clock)
+        if timer.target in policy.targets
+    ]
+
+
+def _schedule(
+    clock: TicketClock, policy: Policy, timed: list[tuple[Timer, _Elapsed]]
+) -> list[SlaEvent]:
     events: list[SlaEvent] = []
-    for timer in timers(clock):
-        if timer.target in policy.targets:
-            events.extend(_timer_events(timer, clock, policy))
+    for timer, elapsed in timed:
+        events.extend(_timer_events(timer, elapsed, clock, policy))
     return sorted(events, key=lambda e: (e.at, e.event_id))
 
 
@@ -273,9 +322,10 @@ def first_after(events: list[SlaEvent], now: datetime) -> datetime | None:
     return next((e.at for e in events if e.at > now), None)
 
 
-def _timer_events(timer: Timer, clock: TicketClock, policy: Policy) -> Iterator[SlaEvent]:
+def _timer_events(
+    timer: Timer, elapsed: _Elapsed, clock: TicketClock, policy: Policy
+) -> Iterator[SlaEvent]:
     seconds = policy.targets[timer.target]
-    elapsed = _Elapsed(timer, clock, policy)
     base = f"{timer.target}/{timer.cycle}"
     stop = moment(timer.stop) if timer.stop is not None else None
 
@@ -345,11 +395,14 @@ def next_due(clock: TicketClock, policy: Policy, now: datetime) -> datetime | No
 
 def running(clock: TicketClock, policy: Policy) -> tuple[Running, ...]:
     """The timers still running, with the moments they reach a warning and their breach."""
+    return _running(policy, _timed(clock, policy))
+
+
+def _running(policy: Policy, timed: list[tuple[Timer, _Elapsed]]) -> tuple[Running, ...]:
     found: list[Running] = []
-    for timer in timers(clock):
-        if timer.target not in policy.targets or timer.stop is not None:
+    for timer, elapsed in timed:
+        if timer.stop is not None:
             continue
-        elapsed = _Elapsed(timer, clock, policy)
         seconds = policy.targets[timer.target]
         breach = elapsed.when(seconds)
         if breach is None:

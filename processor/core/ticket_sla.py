@@ -17,8 +17,7 @@ from processor.core.sla import (
     Running,
     SlaEvent,
     first_after,
-    running,
-    schedule,
+    schedule_and_running,
 )
 from processor.core.ticket import TicketState, clock_of
 from processor.core.ticket_metrics import TicketMetrics
@@ -42,11 +41,11 @@ def check(state: TicketState, metrics: TicketMetrics, book: PolicyBook, now: dat
     if policy is None or not metrics.is_known:
         return SlaCheck(state, None, (), (), (), None)
     clock = clock_of(state)
-    events = schedule(clock, policy)
+    events, running = schedule_and_running(clock, policy)
     happened = [e for e in events if e.at <= now]
     fresh = tuple(e for e in happened if e.event_id not in state.sla_sent)
     emitted = tuple(e for e in happened if e.event_id in state.sla_sent)
     if fresh:
         state = replace(state, sla_sent=state.sla_sent | {event.event_id for event in fresh})
     upcoming = first_after(events, now)
-    return SlaCheck(state, policy, fresh, emitted, running(clock, policy), upcoming)
+    return SlaCheck(state, policy, fresh, emitted, running, upcoming)
