@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import ssl
 import subprocess
 import threading
@@ -189,7 +190,11 @@ def test_a_worker_behind_mutual_tls_processes_events_and_logs_none_of_their_data
     assert settings.topics.emails in asyncio.run(cluster_topics(client_options(settings.kafka)))
     log = worker.log_path.read_text(errors="replace")
     assert "DEBUG aiokafka" in log
-    assert "bytes>" in log  # message data was logged, redacted
+    # Message data was logged, redacted: records by their size, and the requests and
+    # responses that carry them by their type.
+    assert "bytes>" in log
+    assert re.search(r"ProduceRequest_v\d+\(\.\.\.\)", log)
+    assert re.search(r"FetchResponse_v\d+\(\.\.\.\)", log)
     for secret in SECRETS:
         assert secret not in log, secret
     assert len(tls_broker.clients) >= 3  # the probes, the test's producer, the worker
