@@ -116,8 +116,8 @@ def test_a_reopen_resumes_the_resolution_timer_without_the_time_spent_solved() -
     assert ("breached", "resolution", 0, at(120)) in found
 
 
-def local(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
 
 
 def office_ticket(opened: datetime, *statuses: tuple[datetime, str]) -> list[SourceEvent]:
