@@ -52,7 +52,7 @@ test: lint schemas-check
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy processor
+	$(BIN)/mypy processor benchmarks tests
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import TypeAdapter
 
 from processor.events import SourceEvent
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(SourceEvent)
+_ADAPTER: TypeAdapter[SourceEvent] = TypeAdapter(SourceEvent)
 _ids = itertools.count(1)
 
 
-def event(kind: str, *, minute: float = 0, second: float = 0, **fields: Any) -> Any:
+class TicketRef(TypedDict):
+    """The ticket an event names, to spread into ``event``: ``event(..., **ref)``."""
+
+    ticket_id: str
+
+
+def event(kind: str, *, minute: float = 0, second: float = 0, **fields: Any) -> SourceEvent:
     body: dict[str, Any] = {
         "type": kind,
         "event_id": f"e{next(_ids)}",

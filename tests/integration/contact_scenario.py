@@ -369,7 +369,8 @@ def generate(
     writer = _Writer(rng, prefix)
     plans: dict[str, Plan] = {}
     recent: list[tuple[datetime, str]] = []
-    channels, weights = zip(*CHANNEL_MIX, strict=True)
+    channels = [channel for channel, _ in CHANNEL_MIX]
+    weights = [weight for _, weight in CHANNEL_MIX]
     opened_at = sorted(
         _ms(start + _delta(rng.uniform(0, span.total_seconds()))) for _ in range(tickets)
     )

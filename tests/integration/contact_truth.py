@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 from tests.integration.contact_scenario import (
     FCR_WINDOW,
@@ -90,9 +90,12 @@ def expected_sla_ids(plans: dict[str, Plan]) -> set[str]:
     return {sla_id for plan in plans.values() for sla_id in first_response_audit(plan).values()}
 
 
-def expected_snapshot(plan: Plan, repeat: Any, fcr: bool | None) -> dict[str, Any]:
+def expected_snapshot(
+    plan: Plan, repeat: tuple[str, float, str, frozenset[str]] | None, fcr: bool | None
+) -> dict[str, Any]:
     """The snapshot fields the plan decides (times as datetimes, windows as a set)."""
-    resolved = plan.resolved is not None and plan.closed is not None
+    resolved_at = plan.resolved if plan.closed is not None else None
+    resolved = resolved_at is not None
     status = {"phone": "abandoned" if plan.abandoned else "solved"}.get(plan.channel, "solved")
     return {
         "customer_id": plan.customer,
@@ -107,7 +110,9 @@ def expected_snapshot(plan: Plan, repeat: Any, fcr: bool | None) -> dict[str, An
         else None,
         "touches": plan.touches,
         "resolved_at": plan.resolved,
-        "resolution_seconds": (plan.resolved - plan.opened).total_seconds() if resolved else None,
+        "resolution_seconds": (resolved_at - plan.opened).total_seconds()
+        if resolved_at is not None
+        else None,
         "resolutions": plan.resolutions,
         "reopens": plan.reopens,
         "one_touch": (plan.touches == 1 and plan.reopens == 0) if resolved else None,
@@ -138,8 +143,8 @@ def published_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A snapshot from ``cc.ticket-metrics`` in the form of ``expected_snapshot``."""
     found = {name: snapshot.get(name) for name in SNAPSHOT_FIELDS}
     for name in ("opened_at", "first_inbound_at", "first_response_at", "resolved_at"):
-        if found[name] is not None:
-            found[name] = datetime.fromisoformat(found[name])
+        if (stamp := found[name]) is not None:
+            found[name] = datetime.fromisoformat(stamp)
     found["repeat_windows"] = frozenset(found["repeat_windows"] or ())
     return found
 
@@ -147,16 +152,29 @@ def published_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
 Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
+class TicketLabels(TypedDict):
+    """The labels every per-ticket counter has."""
+
+    channel: str
+    priority: str
+
+
+class AddSample(Protocol):
+    """Adds ``amount`` to the counter sample ``name`` with ``labels``."""
+
+    def __call__(self, name: str, amount: int = 1, **labels: str) -> None: ...
+
+
 def expected_counters(plans: dict[str, Plan], *, verdicts: bool) -> Counter[Key]:
     """Counter samples (name, sorted labels) -> value, for the counters the plan decides."""
     found: Counter[Key] = Counter()
 
-    def add(name: str, amount: float = 1, **labels: str) -> None:
+    def add(name: str, amount: int = 1, **labels: str) -> None:
         found[(name, tuple(sorted(labels.items())))] += amount
 
     kinds = {"warning": "warnings", "breached": "breaches", "met": "met"}
     for plan in plans.values():
-        labels = {"channel": plan.channel, "priority": plan.priority}
+        labels: TicketLabels = {"channel": plan.channel, "priority": plan.priority}
         add("ccpulse_tickets_created_total", **labels)
         add("ccpulse_tickets_resolved_total", plan.resolutions, **labels)
         add("ccpulse_ticket_reopens_total", plan.reopens, **labels)
@@ -178,7 +196,7 @@ def expected_counters(plans: dict[str, Plan], *, verdicts: bool) -> Counter[Key]
     return found
 
 
-def _call(add: Any, wait_s: float, *, answered: bool) -> None:
+def _call(add: AddSample, wait_s: float, *, answered: bool) -> None:
     if answered:
         add("ccpulse_calls_answered_total")
         add(
@@ -190,7 +208,7 @@ def _call(add: Any, wait_s: float, *, answered: bool) -> None:
             add("ccpulse_call_service_level_calls_total", result="outside")
 
 
-def _survey(add: Any, channel: str, kind: str, score: int) -> None:
+def _survey(add: AddSample, channel: str, kind: str, score: int) -> None:
     if kind == "csat":
         answer = "positive" if score >= 4 else "not_positive"
         add("ccpulse_csat_answers_total", channel=channel, answer=answer)
@@ -233,8 +251,15 @@ def comparable(samples: dict[Key, float]) -> Counter[Key]:
     for (name, labels), value in samples.items():
         if name in names and value:
             dropped = SUMMED_OVER.get(name, ())
-            found[(name, tuple(pair for pair in labels if pair[0] not in dropped))] += value
+            found[(name, tuple(pair for pair in labels if pair[0] not in dropped))] += _count(value)
     return found
+
+
+def _count(value: float) -> int:
+    """A counter sample as the whole number it is (the exposition format has only floats)."""
+    count = int(value)
+    assert count == value, f"a counter sample that is not a whole number: {value}"
+    return count
 
 
 GAUGES = (

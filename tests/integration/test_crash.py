@@ -163,7 +163,7 @@ def stream_with_kills(
         producer = StreamProducer(settings.kafka.bootstrap_servers, messages, pacer, CHUNK)
         producer.start()
         for number, threshold in enumerate(thresholds):
-            wait_until(lambda t=threshold: producer.sent >= t, f"{threshold} sent", producer)
+            wait_until(sent_at_least(producer, threshold), f"{threshold} sent", producer)
             log.kill_and_restart(worker, "processing", producer.sent)
             if number in early:
                 time.sleep(rng.uniform(0.3, 4.0))
@@ -230,6 +230,11 @@ def wait_until(
         if failed is not None or time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what} ({failed!r})")
         time.sleep(0.05)
+
+
+def sent_at_least(producer: StreamProducer, count: int) -> Callable[[], bool]:
+    """Whether ``producer`` has sent ``count`` messages."""
+    return lambda: producer.sent >= count
 
 
 def ticks_consumed(worker: WorkerProcess) -> float:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -263,7 +264,7 @@ def test_gauges_sum_to_the_truth_as_two_workers_become_three_then_one(
             before = [synced(w) for w in remaining]
             stopped.append(worker.stop_scraped())
             for w, count in zip(remaining, before, strict=True):
-                w.wait_for(lambda w, c=count: synced(w) > c and w.ready(), what="a new generation")
+                w.wait_for(joined_after(count), what="a new generation")
         producer.join(timeout=120)
         moves.append(settle(lag, workers[2:], tickets, 2, sla_events))
         final = workers[2].scrape()
@@ -323,6 +324,12 @@ def settle(
 def synced(worker: WorkerProcess) -> int:
     """How many group generations the worker has joined (its log says so)."""
     return worker.log_path.read_text(errors="replace").count("Successfully synced group")
+
+
+def joined_after(generations: int) -> Callable[[WorkerProcess], bool]:
+    """Whether a worker has joined a group generation after its first ``generations`` and is
+    ready."""
+    return lambda worker: synced(worker) > generations and worker.ready()
 
 
 def _labels() -> list[tuple[tuple[str, str], ...]]:

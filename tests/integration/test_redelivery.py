@@ -15,7 +15,7 @@ order in which the worker's partitions come cannot matter.
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -157,7 +157,7 @@ def duplicates(scrape: dict[truth.Key, float]) -> dict[str, float]:
 
 
 def _per_source(scrape: dict[truth.Key, float], name: str) -> dict[str, float]:
-    found: Counter[str] = Counter()
+    found: defaultdict[str, float] = defaultdict(float)
     for (sample, labels), value in scrape.items():
         if sample == name and value:
             found[dict(labels)["source"]] += value

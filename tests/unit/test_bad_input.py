@@ -88,7 +88,9 @@ def example(kind: SourceKind) -> st.SearchStrategy[dict[str, Any]]:
     return st.sampled_from(EXAMPLES_BY_KIND[kind])
 
 
-def with_field(kind: SourceKind, field: str, values: st.SearchStrategy[Any]) -> Any:
+def with_field(
+    kind: SourceKind, field: str, values: st.SearchStrategy[Any]
+) -> st.SearchStrategy[bytes]:
     return st.tuples(example(kind), values).map(lambda p: orjson.dumps({**p[0], field: p[1]}))
 
 
@@ -222,8 +224,10 @@ def odd_timestamps(kind: SourceKind) -> st.SearchStrategy[Case]:
         (non_iso, RejectReason.INVALID_EVENT, "non-ISO timestamp"),
     ]
     return st.one_of(
-        with_field(kind, "occurred_at", values).map(as_case(kind, what, reason))
-        for values, reason, what in stamps
+        [
+            with_field(kind, "occurred_at", values).map(as_case(kind, what, reason))
+            for values, reason, what in stamps
+        ]
     )
 
 

@@ -16,12 +16,12 @@ OFFICE = {day: ((time(9), time(17)),) for day in range(1, 6)}
 NIGHTS = {day: ((time(22), time(6)),) for day in range(1, 8)}
 
 
-def local(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BERLIN)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
-def office(**options: object) -> BusinessCalendar:
-    return BusinessCalendar(timezone="Europe/Berlin", weekly=OFFICE, **options)
+def office(holidays: frozenset[date] = frozenset()) -> BusinessCalendar:
+    return BusinessCalendar(timezone="Europe/Berlin", weekly=OFFICE, holidays=holidays)
 
 
 def test_a_weekend_does_not_count() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from unittest import mock
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs installed (types-jsonschema)
 import pytest
 import yaml
 

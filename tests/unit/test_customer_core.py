@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,17 @@ T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 WEEK = timedelta(days=7)
 
 
-def view(ticket: str, day: float, channel: str = "email", **fields: object) -> TicketView:
+class ViewFields(TypedDict, total=False):
+    """The optional fields of a ``TicketView``."""
+
+    resolved_at: datetime | None
+    reopens: int
+    reason: str | None
+
+
+def view(
+    ticket: str, day: float, channel: str = "email", **fields: Unpack[ViewFields]
+) -> TicketView:
     return TicketView(ticket, 1, T0 + timedelta(days=day), channel, **fields)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import faust
+from faust.transport.drivers.aiokafka import Consumer, Transport
 
 from processor.config import KafkaSettings
 from processor.kafka import faust_broker_options
@@ -14,8 +15,10 @@ from processor.shell.fetchwait import install_fetch_wait
 def worker_consumer_wait() -> int:
     async def create() -> int:
         app = faust.App("fetch-wait-test", **faust_broker_options(KafkaSettings()))
-        thread = app.consumer._thread
-        consumer = thread._create_worker_consumer(app.transport)
+        group_consumer, transport = app.consumer, app.transport
+        assert isinstance(group_consumer, Consumer)
+        assert isinstance(transport, Transport)
+        consumer = group_consumer._thread._create_worker_consumer(transport)
         wait: int = consumer._fetch_max_wait_ms
         return wait
 

@@ -9,7 +9,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -126,9 +126,9 @@ def test_a_crashed_faust_app_is_a_failure_and_a_stopping_one_is_not_ready() -> N
 
 
 def test_a_broker_outage_is_logged_once_when_it_starts_and_once_when_it_ends() -> None:
-    lines = []
+    lines: list[str | None] = []
     health, now = WAITING, 0.0
-    steps = [
+    steps: list[Callable[[Health], Health]] = [
         lambda h: unanswered(h, now, "connection failed"),
         lambda h: unanswered(h, now, "connection failed"),
         lambda h: answered(h, now),

@@ -22,12 +22,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import aiokafka
 import faust
 import pytest
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+from faust.transport.drivers.aiokafka import Consumer, Producer, credentials_to_aiokafka_auth
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -128,7 +128,10 @@ def handshake(client: ssl.SSLContext, broker: ssl.SSLContext, name: str = BROKER
     peer = sides["broker"].getpeercert()
     if not peer:
         return "no client certificate"
-    subject = dict(entry for rdn in peer["subject"] for entry in rdn)
+    # A tuple of RDNs, each of (name, value) pairs; the stub types every field of the
+    # certificate dict as the union of all their shapes.
+    rdns = cast(tuple[tuple[tuple[str, str], ...], ...], peer["subject"])
+    subject = dict(entry for rdn in rdns for entry in rdn)
     return f"client certificate {subject['commonName']}"
 
 
@@ -255,10 +258,13 @@ def options_of_every_client(
     clock = clock_of(settings)
     metrics = metrics_of(settings, CollectorRegistry(), open_tickets, clock)
     app = create_app(settings, metrics, open_tickets, rules_of(settings), clock)
-    app.producer._new_producer()
+    producer, consumer = app.producer, app.consumer
+    assert isinstance(producer, Producer)
+    assert isinstance(consumer, Consumer)
+    producer._new_producer()
     take("faust producer")
-    thread = app.consumer._thread
-    thread._create_consumer(None)
+    thread = consumer._thread
+    thread._create_consumer(thread.thread_loop)
     take("faust consumer")
     with pytest.raises(Made):
         asyncio.run(highwater.fetched_highwaters(highwater._connection_options(thread), {}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import urllib.request
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -100,10 +101,15 @@ class RecordedPopen:
 def demo_worker_env(monkeypatch: pytest.MonkeyPatch, argv: list[str], tmp: str) -> dict[str, str]:
     """The environment ``ccpulse demo ARGV`` starts its worker with."""
     started: list[Settings] = []
+
+    def run_demo(settings: Settings, **_: Any) -> int:
+        started.append(settings)
+        return 0
+
     monkeypatch.setenv("CCPULSE_DATA_DIR", tmp)
-    monkeypatch.setattr(runner, "run_demo", lambda settings, **_: started.append(settings) or 0)
+    monkeypatch.setattr(runner, "run_demo", run_demo)
     assert main(["demo", *argv]) == 0
-    monkeypatch.setattr(runner.subprocess, "Popen", RecordedPopen)
+    monkeypatch.setattr(subprocess, "Popen", RecordedPopen)  # runner.subprocess is this module
     monkeypatch.setattr(runner, "terminate", lambda process, grace_s: None)
     with runner._worker(runner.demo_rules(started[0])):
         pass
@@ -304,6 +310,6 @@ async def plain_login(username: str, password: str) -> tuple[bytes, bool]:
         sasl_plain_username=username,
         sasl_plain_password=password,
     )
-    step = await authenticator.step(None)
+    step: tuple[bytes, bool] | None = await authenticator.step(None)
     assert step is not None
     return step

@@ -244,9 +244,9 @@ COUNTERS = (
 )
 
 
-def net_reasons(h: Harness) -> dict[tuple[str, ...], float]:
+def net_reasons(h: Harness) -> dict[tuple[tuple[str, str], ...], float]:
     """Tickets per (reason, channel, contact): counted minus moved away."""
-    net: dict[tuple[str, ...], float] = {}
+    net: dict[tuple[tuple[str, str], ...], float] = {}
     for metric in h.registry.collect():
         for sample in metric.samples:
             sign = {

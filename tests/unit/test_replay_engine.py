@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ class Run:
         return self.engine.registry.get_sample_value(name, labels) or 0.0
 
 
-def write(path: Path, lines: list[dict[str, Any] | bytes]) -> Path:
+def write(path: Path, lines: Sequence[dict[str, Any] | bytes]) -> Path:
     path.write_bytes(
         b"".join(
             (line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines

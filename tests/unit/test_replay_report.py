@@ -66,7 +66,7 @@ SLA_EVENTS = [
     sla("p3", "first_response", "breached"),  # a redelivery: one breach
     sla("p1", "resolution", "met"),
 ]
-REPEATS = [
+REPEATS: list[dict[str, Any]] = [
     {"type": "repeat_contact", "ticket_id": "p2", "channel": "phone", "windows": ["24h", "7d"]},
     {"type": "repeat_contact", "ticket_id": "e2", "channel": "email", "windows": ["7d"]},
     {"type": "fcr_verdict", "ticket_id": "p1", "channel": "phone", "fcr": False},

@@ -3,8 +3,8 @@ and the same audit trail whatever order the events arrive in."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -15,9 +15,10 @@ from processor.core.calendar import BusinessCalendar
 from processor.core.sla import Policy, PolicyBook, Rule, SlaKind, Target, due, next_due, running
 from processor.core.ticket import clock_of
 from processor.core.ticket_sla import check
-from tests.builders import T0, event
+from processor.events import SourceEvent
+from tests.builders import T0, TicketRef, event
 
-TID = {"ticket_id": "S"}
+TID: TicketRef = {"ticket_id": "S"}
 BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE = BusinessCalendar(
     timezone="Europe/Berlin", weekly={day: ((time(9), time(17)),) for day in range(1, 6)}
@@ -28,7 +29,9 @@ def policy(**targets: float) -> Policy:
     return Policy("p", "v1", {Target(name): s for name, s in targets.items()}, (0.5, 0.75))
 
 
-def trail(events: list[Any], pol: Policy, now: datetime) -> list[tuple[str, str, int, datetime]]:
+def trail(
+    events: Sequence[SourceEvent], pol: Policy, now: datetime
+) -> list[tuple[str, str, int, datetime]]:
     clock = clock_of(fold_all(None, events).state)
     return [(e.kind.value, e.target.value, e.cycle, e.at) for e in due(clock, pol, now)]
 
@@ -113,11 +116,11 @@ def test_a_reopen_resumes_the_resolution_timer_without_the_time_spent_solved() -
     assert ("breached", "resolution", 0, at(120)) in found
 
 
-def local(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
 
 
-def office_ticket(opened: datetime, *statuses: tuple[datetime, str]) -> list[Any]:
+def office_ticket(opened: datetime, *statuses: tuple[datetime, str]) -> list[SourceEvent]:
     base = [
         event("ticket.created", minute=(opened - T0).total_seconds() / 60, channel="email", **TID)
     ]
@@ -219,7 +222,7 @@ BOOK = PolicyBook((Rule(FULL),))
     st.lists(st.integers(0, 400), min_size=1, max_size=5),
 )
 def test_same_events_in_any_order_and_checks_at_any_moments_give_the_same_trail(
-    order: list[Any], redelivered: list[Any], check_minutes: list[int]
+    order: list[SourceEvent], redelivered: list[SourceEvent], check_minutes: list[int]
 ) -> None:
     end = at(400)
     expected = {e.event_id for e in due(clock_of(fold_all(None, SCENARIO).state), FULL, end)}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processor.core import (
     DuplicateIgnored,
+    Effect,
     FirstResponded,
     FirstResponseCorrected,
     Reopened,
@@ -18,14 +19,15 @@ from processor.core import (
     derive,
     fold_all,
 )
-from tests.builders import event
+from processor.events import SourceEvent
+from tests.builders import TicketRef, event
 
 
-def metrics_of(*events: Any) -> TicketMetrics:
+def metrics_of(*events: SourceEvent) -> TicketMetrics:
     return fold_all(None, events).after
 
 
-def effects_of(*events: Any) -> list[Any]:
+def effects_of(*events: SourceEvent) -> list[Effect]:
     return list(fold_all(None, events).effects)
 
 
@@ -120,7 +122,7 @@ def test_frt_is_recorded_once_and_only_an_earlier_late_event_corrects_it() -> No
 
 
 def test_touches_count_across_channels_until_resolution_and_a_reopen_continues() -> None:
-    tid = {"ticket_id": "T"}
+    tid: TicketRef = {"ticket_id": "T"}
     events = [
         event("ticket.created", minute=0, channel="email", **tid),
         event("email.sent", minute=10, thread_id="x", message_id="m1", **tid),
@@ -144,7 +146,7 @@ def test_touches_count_across_channels_until_resolution_and_a_reopen_continues()
 
 
 def test_reopen_and_second_resolution_are_each_reported_once() -> None:
-    tid = {"ticket_id": "T"}
+    tid: TicketRef = {"ticket_id": "T"}
     effects = effects_of(
         event("ticket.created", minute=0, channel="chat", **tid),
         event("ticket.status_changed", minute=5, status="solved", **tid),
@@ -168,7 +170,7 @@ def test_a_redelivered_event_changes_nothing_and_is_reported_as_a_duplicate() ->
 
 
 def test_priority_queue_and_reason_take_the_latest_value_in_event_time() -> None:
-    tid = {"ticket_id": "T"}
+    tid: TicketRef = {"ticket_id": "T"}
     metrics = metrics_of(
         event("ticket.priority_changed", minute=9, priority="urgent", **tid),
         event("ticket.created", minute=0, channel="web", priority="low", queue="q1", **tid),
@@ -190,7 +192,7 @@ def test_a_ticket_opened_by_an_agent_is_in_the_backlog_without_awaiting_a_respon
 
 # -- order-insensitivity ---------------------------------------------------------------
 
-TID = {"ticket_id": "P"}
+TID: TicketRef = {"ticket_id": "P"}
 SCENARIO = [
     event("ticket.created", minute=0, channel="email", priority="high", **TID),
     event("email.received", minute=1, thread_id="x", message_id="m0", **TID),
@@ -211,7 +213,7 @@ SCENARIO = [
 ]
 
 
-def _counts(effects: Any) -> dict[str, int]:
+def _counts(effects: Iterable[Effect]) -> dict[str, int]:
     names = [type(e).__name__ for e in effects if not isinstance(e, FirstResponseCorrected)]
     return {name: names.count(name) for name in set(names)}
 
@@ -219,7 +221,7 @@ def _counts(effects: Any) -> dict[str, int]:
 @settings(max_examples=300, deadline=None)
 @given(st.permutations(SCENARIO), st.lists(st.sampled_from(SCENARIO), max_size=8))
 def test_same_events_in_any_order_with_redeliveries_give_the_same_metrics(
-    order: list[Any], redelivered: list[Any]
+    order: list[SourceEvent], redelivered: list[SourceEvent]
 ) -> None:
     in_order = fold_all(None, SCENARIO)
     shuffled = fold_all(None, [*order, *redelivered])
