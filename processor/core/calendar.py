@@ -86,7 +86,7 @@ class BusinessCalendar:
         zone = self._zone
         periods = []
         for opens, closes in self.weekly.get(day.isoweekday(), ()):
-            close_day = day if closes > opens else day + timedelta(days=1)
+            close_day = day if closes > opens else day + _ONE_DAY
             periods.append(
                 (
                     datetime.combine(day, opens, zone).astimezone(UTC),

@@ -31,7 +31,7 @@ from processor.core.calendar import BusinessCalendar
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HORIZON = timedelta(days=3660)
-_NONE = timedelta(0)
+_NO_TIME = timedelta(0)
 WAITING_ON_CUSTOMER = frozenset({"pending", "on_hold"})
 ABANDONED = "abandoned"
 CLOSING = frozenset({"solved", "closed", ABANDONED})
@@ -252,7 +252,7 @@ class _Elapsed:
         a, b = period
         self._starts.append(a)
         self._ends.append(b)
-        self._elapsed.append((self._elapsed[-1] if self._elapsed else _NONE) + (b - a))
+        self._elapsed.append((self._elapsed[-1] if self._elapsed else _NO_TIME) + (b - a))
         seconds = (b - a).total_seconds()
         self._elapsed_s.append(self._elapsed_s[-1] + seconds if self._elapsed_s else seconds)
         return True
@@ -265,7 +265,7 @@ class _Elapsed:
             if not self._next_period():
                 return None
         index = bisect_left(self._elapsed, wanted)
-        before = self._elapsed[index - 1] if index else _NONE
+        before = self._elapsed[index - 1] if index else _NO_TIME
         return self._starts[index] + (wanted - before)
 
     def by(self, until: datetime) -> float:
