@@ -138,11 +138,12 @@ def test_a_pause_spanning_a_weekend_in_business_hours() -> None:
         (local(2026, 11, 23, 10), "open"),
     )
     office = Policy("office", "v1", {Target.RESOLUTION: 8 * 3600}, (0.5,), calendar=OFFICE)
-    breach = next(
-        e
-        for e in due(clock_of(fold_all(None, events).state), office, local(2026, 12, 1))
-        if e.kind is SlaKind.BREACHED
-    )
+    audit = due(clock_of(fold_all(None, events).state), office, local(2026, 12, 1))
+    # Half-way through Monday's opening: 1 h on Friday and 3 h on Monday have elapsed.
+    warning = next(e for e in audit if e.kind is SlaKind.WARNING)
+    assert warning.at == local(2026, 11, 23, 13)
+    assert warning.business_elapsed_seconds == 4 * 3600
+    breach = next(e for e in audit if e.kind is SlaKind.BREACHED)
     assert breach.at == local(2026, 11, 23, 17)
     assert breach.business_elapsed_seconds == 8 * 3600
     assert (
