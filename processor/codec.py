@@ -192,6 +192,7 @@ def encode_state(state: TicketState) -> bytes:
             "sla_sent": sorted(state.sla_sent),
             "writer": state.writer,
             "written_at": state.written_at,
+            "swept": state.swept,
             "repeat": (
                 [repeat.repeat_of, repeat.gap_seconds, repeat.previous_channel, repeat.windows]
                 if repeat
@@ -218,6 +219,7 @@ def decode_state(raw: bytes) -> TicketState:
         sla_sent=frozenset(body["sla_sent"]),
         writer=body["writer"],
         written_at=body.get("written_at", 0.0),
+        swept=body.get("swept", False),
         repeat=RepeatMark(repeat[0], repeat[1], repeat[2], tuple(repeat[3])) if repeat else None,
         fcr=body["fcr"],
     )
@@ -274,6 +276,7 @@ def encode_customer(state: CustomerState) -> bytes:
             "decided": state.decided,
             "writer": state.writer,
             "written_at": state.written_at,
+            "swept": state.swept,
         }
     )
 
@@ -288,6 +291,7 @@ def decode_customer(raw: bytes) -> CustomerState:
         decided=body["decided"],
         writer=body["writer"],
         written_at=body.get("written_at", 0.0),
+        swept=body.get("swept", False),
     )
 
 

@@ -56,6 +56,8 @@ class CustomerState:
     """The worker run that last wrote this state, and so last published its outputs."""
     written_at: float = 0.0
     """Wall-clock Unix time of that write (how long ago the customer was last processed)."""
+    swept: bool = False
+    """Written by the timer's sweep: no input offset holds its outputs back (see ``writer``)."""
 
 
 @dataclass(frozen=True, slots=True)

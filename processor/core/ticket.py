@@ -70,6 +70,8 @@ class TicketState:
     """The worker run that last wrote this state, and so last published its outputs."""
     written_at: float = 0.0
     """Wall-clock Unix time of that write (how long ago the ticket was last processed)."""
+    swept: bool = False
+    """Written by the timer's sweep: no input offset holds its outputs back (see ``writer``)."""
     repeat: RepeatMark | None = None
     fcr: bool | None = None
 

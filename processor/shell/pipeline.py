@@ -233,9 +233,9 @@ class Pipeline:
         self.expiry.set(partition, key, self.ticket_expiry(state, ticket, self.clock.wall()))
         return sla.state
 
-    def _stamped(self, state: Stamped) -> Stamped:
-        """The state as this run writes it now."""
-        return replace(state, writer=self.run, written_at=self.clock.wall())
+    def _stamped(self, state: Stamped, *, swept: bool = False) -> Stamped:
+        """The state as this run writes it now (``swept``: from the timer's sweep)."""
+        return replace(state, writer=self.run, written_at=self.clock.wall(), swept=swept)
 
     def _written(self, written_at: float) -> datetime | None:
         # On the wall clock a state is kept the retention after it was last written too, so
@@ -288,9 +288,10 @@ class Pipeline:
                 continue
             state = decode_state(stored)
             ticket = derive(state)
-            checked = self._check_sla(partition, key, state, ticket, now)
-            if checked is not state:
-                table[key] = encode_state(self._stamped(checked))
+            again = _unconfirmed(state, self.run)
+            checked = self._check_sla(partition, key, state, ticket, now, again=again)
+            if checked is not state or again:
+                table[key] = encode_state(self._stamped(checked, swept=True))
             else:  # not written now: kept the retention after its last write, not longer
                 self.expiry.set(partition, key, self.ticket_expiry(state, ticket, state.written_at))
         return len(due)
@@ -335,7 +336,12 @@ class Pipeline:
             stored = table.get(key)
             if stored is not None:
                 state = decode_customer(stored)
-                self._judge_customer(table, partition, key, state, state)
+                again = _unconfirmed(state, self.run)
+                judged = self._judge_customer(
+                    table, partition, key, state, state, again=again, swept=True
+                )
+                if again:
+                    self._republish(judged)
         return len(due)
 
     def _judge_customer(
@@ -347,6 +353,7 @@ class Pipeline:
         state: CustomerState,
         *,
         again: bool = False,
+        swept: bool = False,
     ) -> CustomerState:
         """Report new repeats and due verdicts; write the state if anything changed."""
         rule = self.rules.repeat
@@ -368,7 +375,7 @@ class Pipeline:
                 self.metrics.forgotten.labels("customers").inc()
                 return judged
         if judged != stored or again:
-            judged = self._stamped(judged)
+            judged = self._stamped(judged, swept=swept)
             table[key] = encode_customer(judged)
         upcoming = [next_verdict_at(judged, rule)]
         if retention is not None:
@@ -446,6 +453,12 @@ class Pipeline:
         self.send(self.topics.routed, ticket_id.encode(), encode_event(mark))
         if count:
             self.metrics.record_fcr(ticket.channel, fcr)
+
+
+def _unconfirmed(state: TicketState | CustomerState, run: str) -> bool:
+    """Whether another run's sweep wrote the state: its outputs may have died in that run's
+    producer, and no input offset brings their cause back (the sweep had none)."""
+    return state.swept and state.writer != run
 
 
 def _view_of(ticket: TicketMetrics) -> TicketView:

@@ -24,6 +24,8 @@ def test_a_ticket_state_with_sla_ids_and_marks_round_trips() -> None:
         sla_sent=frozenset({"first_response/0/applied/p@v1"}),
         repeat=RepeatMark("S", 120.0, "phone", ("24h", "7d")),
         fcr=False,
+        writer="run-1",
+        swept=True,
     )
     assert decode_state(encode_state(state)) == state
 
@@ -31,7 +33,9 @@ def test_a_ticket_state_with_sla_ids_and_marks_round_trips() -> None:
 def test_a_customer_state_round_trips() -> None:
     opened = datetime(2026, 3, 2, 9, tzinfo=UTC)
     view = TicketView("T", 3, opened, "email", resolved_at=opened, reopens=1, reason="refund")
-    state = CustomerState("c1", {"T": view}, {"T": ("S", ("7d",))}, {"S": True})
+    state = CustomerState(
+        "c1", {"T": view}, {"T": ("S", ("7d",))}, {"S": True}, writer="run-1", swept=True
+    )
     assert decode_customer(encode_customer(state)) == state
 
 

@@ -89,6 +89,14 @@ class Harness:
         self.pipeline.close_windows(self.customers)
         self.drain()
 
+    def restart(self) -> None:
+        """A new run of the worker on the recovered tables: it looks at every key at once."""
+        self.pipeline.run = "a restarted worker"
+        for key in self.table:
+            self.pipeline.sla_due.set(0, key, 0.0)
+        for key in self.customers:
+            self.pipeline.fcr_due.set(1, key, 0.0)
+
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [orjson.loads(value) for name, _, value in self.sent if name == topic]
 
@@ -386,6 +394,28 @@ def test_a_response_in_time_is_met_and_stops_the_timer() -> None:
     assert len(h.pipeline.sla_due) == 0
 
 
+def test_audit_events_of_a_sweep_whose_run_died_are_published_again_by_the_next_run() -> None:
+    h = sla_harness()
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t1", message_id="m1"))
+    h.feed(SourceKind.EMAILS, body("email.received", 0, thread_id="t2", message_id="m2"))
+    # t2 is answered: written on an event, whose offset is not committed before its outputs
+    # are out (a restart gets it again).
+    h.now = NOW + 30
+    h.feed(SourceKind.EMAILS, body("email.sent", 30, thread_id="t2", message_id="m3"))
+    h.tick(NOW + 600)
+    swept = [e["event_id"] for e in h.on("cc.sla-events") if e["ticket_id"] == "t1"]
+    assert [i.split("/")[-1] for i in swept] == ["email@v7", "0.5", "breached"]
+    # The run dies with t1's warning and breach in its producer; its table write got out.
+    h.sent.clear()
+    h.restart()
+    h.tick(NOW + 602)
+    assert [e["event_id"] for e in h.on("cc.sla-events")] == swept
+    h.tick(NOW + 603)
+    assert len(h.on("cc.sla-events")) == len(swept)
+    labels = {"channel": "email", "priority": "normal", "target": "first_response"}
+    assert h.value("ccpulse_sla_breaches_total", **labels) == 1
+
+
 REPEATS = Rules(repeat=RepeatRule((("1h", timedelta(hours=1)),), timedelta(hours=1)))
 
 
@@ -433,6 +463,22 @@ def test_a_customer_who_stays_away_gets_a_positive_verdict_when_the_window_close
     assert [(m["type"], m["ticket_id"], m.get("fcr")) for m in messages] == [
         ("fcr_verdict", "C", True)
     ]
+
+
+def test_a_verdict_of_a_sweep_whose_run_died_is_published_again_by_the_next_run() -> None:
+    h = Harness(rules=REPEATS, now=NOW)
+    h.feed(SourceKind.TICKETS, ticket(0, "c2", "C"), solved(60, "c2", "C"))
+    h.tick(NOW + 60 + 3600)
+    verdicts = [m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]
+    assert [(m["ticket_id"], m["fcr"]) for m in verdicts] == [("C", True)]
+    h.sent.clear()  # the run died with the verdict in its producer
+    h.restart()
+    h.tick(NOW + 60 + 3601)
+    assert h.on("cc.repeat-contacts") == verdicts
+    assert [s["fcr"] for s in h.on("cc.ticket-metrics")] == [True]
+    h.tick(NOW + 60 + 3602)
+    assert len(h.on("cc.repeat-contacts")) == 1
+    assert h.value("ccpulse_fcr_verdicts_total", channel="email", verdict="positive") == 1
 
 
 def test_calls_feed_the_service_level_abandons_and_speed_of_answer() -> None:
