@@ -369,7 +369,7 @@ def _timer_events(
             )
         else:
             yield event(SlaKind.BREACHED, at, deadline=at)
-    if stop is not None and timer.verdict and (deadline is None or stop < deadline):
+    if stop is not None and timer.verdict and (deadline is None or stop <= deadline):
         yield event(SlaKind.MET, stop, deadline=deadline_as_of(stop))
     if timer.target is not Target.RESOLUTION:
         yield from _pause_events(timer, clock, event)

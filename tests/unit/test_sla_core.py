@@ -61,6 +61,15 @@ def test_the_warning_ladder_then_the_breach_fire_as_their_moments_pass() -> None
     assert levels == [None, 0.5, 0.8, 0.9, None]
 
 
+def test_an_answer_right_at_the_deadline_is_met_and_not_breached() -> None:
+    events = [
+        event("email.received", minute=0, thread_id="t", message_id="m1", **TID),
+        event("email.sent", minute=10, thread_id="t", message_id="m2", **TID),
+    ]
+    kinds = [k for k, *_ in trail(events, policy(first_response=600), at(60))]
+    assert kinds == ["applied", "warning", "warning", "met"]
+
+
 def test_an_answer_after_the_breach_is_not_met() -> None:
     events = [
         event("email.received", minute=0, thread_id="t", message_id="m1", **TID),
