@@ -43,7 +43,7 @@ def run(batch: int, minutes: float, rules: Rules | None = None) -> tuple[int, fl
         SourceDecoder(65536),
         Metrics(CollectorRegistry(), tickets, time.time),
         tickets,
-        lambda topic, key, value: sent.append((topic, key, value)),
+        lambda topic, key, value, partition=None: sent.append((topic, key, value)),
         rules=rules or Rules(),
         clock=Clock(event_time=False, wall=time.time),
     )

@@ -172,7 +172,7 @@ def state_templates(settings: Settings) -> tuple[list[bytes], list[bytes]]:
         SourceDecoder(settings.max_event_bytes),
         metrics_of(settings, CollectorRegistry(), open_tickets, clock),
         open_tickets,
-        lambda topic, key, value: sent.append((topic, key, value)),
+        lambda topic, key, value, partition=None: sent.append((topic, key, value)),
         rules=rules_of(settings),
         clock=clock,
     )

@@ -30,6 +30,7 @@ from processor.core.customer import CustomerState, TicketView
 from processor.core.ticket import RepeatMark
 from processor.events import SOURCE_MODELS, SourceEvent, SourceKind, event_models
 from processor.events.internal import InternalEvent
+from processor.view_clocks import Watermark
 
 STATE_VERSION = 2
 
@@ -239,6 +240,18 @@ def encode_view(view: TicketView) -> bytes:
 
 def decode_view(raw: bytes) -> TicketView:
     return _view(orjson.loads(raw))
+
+
+def encode_watermark(watermark: Watermark) -> bytes:
+    """The ticket step's clock, for a partition of the views topic (sent without a key)."""
+    return orjson.dumps(
+        {"now": watermark.now, "partitions": watermark.partitions, "of": watermark.of}
+    )
+
+
+def decode_watermark(raw: bytes) -> Watermark:
+    body = orjson.loads(raw)
+    return Watermark(body["now"], tuple(body["partitions"]), body["of"])
 
 
 def _view_fields(view: TicketView) -> list[Any]:

@@ -10,7 +10,7 @@ while no worker owned them.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class DueIndex:
@@ -51,3 +51,31 @@ class DueIndex:
         self._due = {key: entry for key, entry in self._due.items() if entry[1] not in gone}
         self._heap = [(at, key) for key, (at, _) in self._due.items()]
         heapq.heapify(self._heap)
+
+
+class DueByPartition:
+    """A ``DueIndex`` per partition, for partitions that keep time apart: ``due`` asks each
+    partition's own clock."""
+
+    def __init__(self) -> None:
+        self._indexes: dict[int, DueIndex] = {}
+
+    def __len__(self) -> int:
+        return sum(len(index) for index in self._indexes.values())
+
+    def set(self, partition: int, key: bytes, at: float | None) -> None:
+        self._indexes.setdefault(partition, DueIndex()).set(partition, key, at)
+
+    def due(self, now_of: Callable[[int], float | None], limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` (partition, key) pairs due by their partition's ``now_of``
+        (None: that partition has no time yet); as ``DueIndex.due`` otherwise."""
+        found: list[tuple[int, bytes]] = []
+        for partition, index in self._indexes.items():
+            now = now_of(partition)
+            if now is not None and len(found) < limit:
+                found += index.due(now, limit - len(found))
+        return found
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self._indexes.pop(partition, None)

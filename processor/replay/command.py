@@ -33,7 +33,7 @@ from processor.replay.progress import Progress
 from processor.replay.render import csv_text, markdown
 from processor.replay.sinks import FileSink, KafkaSink
 from processor.replay.source import batches, count_lines, read_lines
-from processor.shell.pipeline import Rules, Send
+from processor.shell.pipeline import Publish, Rules
 from processor.shell.worker import rules_of
 
 
@@ -88,7 +88,7 @@ async def _replay(
 ) -> tuple[Replay, History]:
     topics = derived_topics(settings)
     history = History(settings)
-    outputs: list[Send] = [history]
+    outputs: list[Publish] = [history]
     async with contextlib.AsyncExitStack() as stack:
         if out is not None:
             files = FileSink(out, topics)
@@ -112,7 +112,7 @@ async def _replay(
     return engine, history
 
 
-def _fan_out(outputs: list[Send]) -> Send:
+def _fan_out(outputs: list[Publish]) -> Publish:
     def publish(topic: str, key: bytes | None, value: bytes) -> None:
         for output in outputs:
             output(topic, key, value)

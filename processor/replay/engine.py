@@ -35,7 +35,7 @@ from processor.events import SourceKind
 from processor.open_tickets import OpenTickets
 from processor.replay.report import Answers
 from processor.replay.source import Line
-from processor.shell.pipeline import Clock, Message, Pipeline, Rules, Send, Topics
+from processor.shell.pipeline import Clock, Message, Pipeline, Publish, Rules, Topics
 from processor.shell.worker import metrics_of
 
 UNKNOWN_SOURCE = "unknown"
@@ -51,7 +51,7 @@ def derived_topics(settings: Settings) -> tuple[str, ...]:
 
 class Replay:
     def __init__(
-        self, settings: Settings, rules: Rules, publish: Send, *, source_name: str
+        self, settings: Settings, rules: Rules, publish: Publish, *, source_name: str
     ) -> None:
         """``source_name`` (the file's name) is the topic that dead letters point back to."""
         self.source_name = source_name
@@ -91,7 +91,9 @@ class Replay:
         )
         self.lines = 0
 
-    def _send(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def _send(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+    ) -> None:
         if topic in (self.topics.routed, self.topics.customer_views):
             self._internal.append((topic, key, value))
         else:
@@ -161,6 +163,8 @@ class Replay:
         while True:
             due = self.pipeline.check_deadlines(self.tickets)
             if self.rules.repeat is not None:
+                self.pipeline.share_clock((_PARTITION,), 1)
+                self._drain()
                 due += self.pipeline.close_windows(self.customers)
             self._drain()
             if not due:

@@ -92,9 +92,9 @@ def create_app(
     }
     metrics.lag.source = lambda: consumer_lag(app, lag_names)
 
-    def send(topic: str, key: bytes | None, value: bytes) -> None:
+    def send(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         # Buffered; Faust flushes the producer before it commits the input offsets.
-        outputs[topic].send_soon(key=key, value=value, force=True)
+        outputs[topic].send_soon(key=key, value=value, partition=partition, force=True)
 
     decoder = SourceDecoder(
         settings.max_event_bytes,
@@ -116,18 +116,19 @@ def create_app(
         async for events in _batches(stream, settings):
             pipeline.update_customers(customers, (_message(event) for event in events))
 
+    def owned(topic: str) -> set[int]:
+        actives = app.assignor.assigned_actives()
+        return {tp.partition for tp in actives if tp.topic == topic}
+
     async def sweep() -> None:
         # No await inside: it never interleaves with an agent's batch.
         pipeline.check_deadlines(tickets)
         pipeline.forget_expired(tickets)
         if rules.repeat is not None:
+            pipeline.share_clock(owned(topics.routed), partitions)
             pipeline.close_windows(customers)
 
     app.timer(settings.sla.check_interval_s)(sweep)
-
-    def owned(topic: str) -> set[int]:
-        actives = app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic == topic}
 
     @tickets.on_recover
     async def index_recovered_tickets() -> None:
@@ -159,9 +160,9 @@ def create_app(
         open_tickets.drop_partitions(tp.partition for tp in revoked if tp.topic == topics.routed)
         for index in (pipeline.sla_due, pipeline.expiry):
             index.drop_partitions(tp.partition for tp in revoked if tp.topic == topics.routed)
-        pipeline.fcr_due.drop_partitions(
-            tp.partition for tp in revoked if tp.topic == topics.customer_views
-        )
+        views = [tp.partition for tp in revoked if tp.topic == topics.customer_views]
+        pipeline.fcr_due.drop_partitions(views)
+        pipeline.view_clocks.drop_partitions(views)
 
     return app
 

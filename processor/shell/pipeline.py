@@ -8,7 +8,9 @@ ticket's view for its customer.
 contacts and due FCR verdicts (reported on ``cc.repeat-contacts`` and back to the ticket).
 ``check_deadlines`` / ``close_windows``: the timer's sweeps for SLA deadlines and FCR
 windows that passed with no event arriving; ``forget_expired``: its sweep for closed
-tickets past the retention (customers' old history is pruned in ``close_windows``).
+tickets past the retention (customers' old history is pruned in ``close_windows``);
+``share_clock``: on the event-time clock, the ticket step's clock for the customer step
+(see ``processor.view_clocks``).
 
 The Faust agents and timer in ``processor.shell.app`` only hand batches to these.
 """
@@ -17,10 +19,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Collection, Iterable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from processor.codec import (
     Rejection,
@@ -29,12 +31,14 @@ from processor.codec import (
     decode_event,
     decode_state,
     decode_view,
+    decode_watermark,
     encode_customer,
     encode_dead_letter,
     encode_event,
     encode_snapshot,
     encode_state,
     encode_view,
+    encode_watermark,
 )
 from processor.core import TicketMetrics, TicketState, derive, fold_all
 from processor.core.customer import (
@@ -51,19 +55,29 @@ from processor.core.customer import (
 from processor.core.retention import customer_expires_at, prune, ticket_expires_at
 from processor.core.sla import PolicyBook, SlaEvent
 from processor.core.ticket_sla import check
-from processor.due_index import DueIndex
+from processor.due_index import DueByPartition, DueIndex
 from processor.events import SourceKind, ticket_key
 from processor.events.internal import FcrDecided, RepeatFound
 from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
 from processor.outputs import FcrVerdictMessage, RepeatContactMessage, SlaEventMessage
+from processor.view_clocks import ViewClocks, Watermark
 
 log = logging.getLogger(__name__)
 
 Stamped = TypeVar("Stamped", TicketState, CustomerState)
 
-Send = Callable[[str, bytes | None, bytes], None]
-"""Publish (topic, key, value); delivery is awaited before the input offsets commit."""
+Publish = Callable[[str, bytes | None, bytes], None]
+"""Publish a derived message: (topic, key, value)."""
+
+
+class Send(Protocol):
+    """Publish a message, to the key's partition unless one is given; delivery is awaited
+    before the input offsets commit."""
+
+    def __call__(
+        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +157,8 @@ class Pipeline:
         self.rules = rules
         self.clock = clock
         self.sla_due = DueIndex()
-        self.fcr_due = DueIndex()
+        self.fcr_due = DueByPartition()
+        self.view_clocks = ViewClocks()
         self.expiry = DueIndex()
         self.run = uuid.uuid4().hex
         """This run of the worker: states it wrote have their outputs in its producer."""
@@ -313,7 +328,11 @@ class Pipeline:
         views: dict[bytes, list[TicketView]] = {}
         partitions: dict[bytes, int] = {}
         for message in messages:
-            if message.key is None or message.value is None:
+            if message.value is None:
+                continue
+            if message.key is None:
+                # After the views sent before it: heard once the batch's views are in.
+                self.view_clocks.hear(message.partition, decode_watermark(message.value))
                 continue
             views.setdefault(message.key, []).append(decode_view(message.value))
             partitions[message.key] = message.partition
@@ -329,9 +348,22 @@ class Pipeline:
             if again:
                 self._republish(judged)
 
+    def share_clock(self, owned: Collection[int], partitions: int) -> None:
+        """On the event-time clock, tell every partition of the views topic this ticket
+        step's clock, for the ticket partitions it ``owned`` (of ``partitions``)."""
+        if not self.clock.event_time or not owned or not self.clock.watermark:
+            return
+        watermark = encode_watermark(Watermark(self.clock(), tuple(sorted(owned)), partitions))
+        for partition in range(partitions):
+            self.send(self.topics.customer_views, None, watermark, partition)
+
+    def customer_clock(self, partition: int) -> float | None:
+        """``now`` for the customers of views partition ``partition``; None: not known yet."""
+        return self.view_clocks.now(partition) if self.clock.event_time else self.clock()
+
     def close_windows(self, table: MutableMapping[bytes, bytes]) -> int:
         """Report the FCR verdicts whose window closed with no event arriving; how many."""
-        due = self.fcr_due.due(self.clock(), SWEEP_LIMIT)
+        due = self.fcr_due.due(self.customer_clock, SWEEP_LIMIT)
         for partition, key in due:
             stored = table.get(key)
             if stored is not None:
@@ -361,13 +393,15 @@ class Pipeline:
         judged, changes = observe(state, rule)
         for change in changes:
             self._report_repeat(judged, change)
-        now = self.clock.now()
-        judged, verdicts = close_windows(judged, rule, now)
-        for ticket_id, fcr in verdicts.items():
-            self._report_verdict(judged, ticket_id, fcr, rule)
+        clock = self.customer_clock(partition)
+        now = datetime.fromtimestamp(clock, UTC) if clock is not None else None
+        if now is not None:
+            judged, verdicts = close_windows(judged, rule, now)
+            for ticket_id, fcr in verdicts.items():
+                self._report_verdict(judged, ticket_id, fcr, rule)
         retention = self.rules.retention
         written = self._written(judged.written_at if judged == stored else self.clock.wall())
-        if retention is not None:
+        if retention is not None and now is not None:
             judged = prune(judged, now, retention, written)
             if not judged.tickets:
                 table.pop(key, None)

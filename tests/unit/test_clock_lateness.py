@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from processor.config import Settings, SlaSettings
 from processor.events import SourceKind
 from processor.policies import parse_policies
-from processor.shell.pipeline import Clock, Rules
+from processor.shell.pipeline import Clock, Message, Rules
 from processor.shell.worker import clock_of
-from tests.unit.test_pipeline import NOW, Harness, body
+from processor.view_clocks import ViewClocks, Watermark
+from tests.unit.test_pipeline import NOW, REPEATS, Harness, body
 
 POLICY = """
 version: "late-1"
@@ -76,3 +78,68 @@ def test_the_lateness_is_read_from_the_environment_and_given_to_the_worker_clock
 def test_a_negative_lateness_is_refused() -> None:
     with pytest.raises(ValidationError, match="lateness_s"):
         SlaSettings(lateness_s=-1)
+
+
+def at(second: int) -> str:
+    return (datetime.fromtimestamp(NOW, UTC) + timedelta(seconds=second)).isoformat()
+
+
+def ticket_event(second: int, ticket_id: str, customer_id: str, **fields: str) -> dict[str, str]:
+    kind = "ticket.status_changed" if "status" in fields else "ticket.created"
+    if kind == "ticket.created":
+        fields["channel"] = "email"
+    return {
+        **body(kind, 0, ticket_id=ticket_id, customer_id=customer_id, **fields),
+        "event_id": f"{ticket_id}-{second}",
+        "occurred_at": at(second),
+    }
+
+
+def test_an_fcr_window_closes_only_on_the_clock_of_the_views_the_customer_step_has() -> None:
+    """Ticket A is solved at 60 s and reopened at 3000 s, within its hour. An event at 4360 s
+    moves the ticket step's clock (600 s lateness) past the window's end while A's reopen
+    is still on its way to the customer step: a sweep then must not judge A on the old view
+    (a verdict is final), but once A is solved again and its window passes."""
+    h = Harness(rules=REPEATS)
+    h.pipeline.clock = h.clock = Clock(event_time=True, wall=lambda: 0.0, lateness_s=600)
+    h.feed(
+        SourceKind.TICKETS,
+        ticket_event(0, "A", "c1"),
+        ticket_event(60, "A", "c1", status="solved"),
+    )
+    h.tick(0.0)
+    h.pipeline.ingest(
+        SourceKind.TICKETS,
+        [
+            Message("cc.tickets", 0, 10 + n, b"k", orjson.dumps(e))
+            for n, e in enumerate(
+                [ticket_event(3000, "A", "c1", status="open"), ticket_event(4360, "B", "c2")]
+            )
+        ],
+    )
+    h.deliver("routed")  # the ticket step is at 3760 s; A's reopen is on the views topic
+    h.pipeline.share_clock((0,), 1)
+    h.pipeline.close_windows(h.customers)
+    assert not [m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]
+    h.drain()
+    h.feed(
+        SourceKind.TICKETS,
+        ticket_event(3100, "A", "c1", status="solved"),
+        ticket_event(7400, "C", "c2"),  # past the second window's end, less the lateness
+    )
+    h.tick(0.0)
+    verdicts = [m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]
+    assert [(m["ticket_id"], m["fcr"], m["reopens"]) for m in verdicts] == [("A", False, 1)]
+
+
+def test_a_views_partition_has_no_clock_until_every_ticket_partition_was_heard_from() -> None:
+    clocks = ViewClocks()
+    clocks.hear(3, Watermark(500.0, (0, 1), of=3))
+    assert clocks.now(3) is None
+    clocks.hear(3, Watermark(200.0, (2,), of=3))
+    assert clocks.now(3) == 200.0
+    clocks.hear(3, Watermark(100.0, (2,), of=3))  # a restarted sender: never backwards
+    clocks.hear(3, Watermark(900.0, (2,), of=3))
+    assert (clocks.now(3), clocks.now(4)) == (500.0, None)
+    clocks.drop_partitions([3])
+    assert clocks.now(3) is None

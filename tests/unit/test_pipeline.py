@@ -50,7 +50,7 @@ class Harness:
             SourceDecoder(max_bytes=4096),
             self.metrics,
             self.open_tickets,
-            lambda topic, key, value: self.sent.append((topic, key, value)),
+            lambda topic, key, value, partition=None: self.sent.append((topic, key, value)),
             rules=rules or Rules(),
             clock=self.clock,
         )
@@ -67,25 +67,32 @@ class Harness:
 
     def drain(self) -> None:
         """Deliver what was sent to the internal topics until nothing is left."""
-        while internal := [sent for sent in self.sent if sent[0] in ("routed", "views")]:
-            self.sent = [sent for sent in self.sent if sent[0] not in ("routed", "views")]
-            for topic, step, table in (
-                ("routed", self.pipeline.update_tickets, self.table),
-                ("views", self.pipeline.update_customers, self.customers),
-            ):
-                batch = [
-                    Message(topic, 1, i, key, value)
-                    for i, (name, key, value) in enumerate(internal)
-                    if name == topic
-                ]
-                if batch:
-                    step(table, batch)
+        while any(sent[0] in ("routed", "views") for sent in self.sent):
+            self.deliver("routed")
+            self.deliver("views")
+
+    def deliver(self, topic: str) -> None:
+        """Hand what was sent to one internal topic so far to its step, as one batch."""
+        step, table = {
+            "routed": (self.pipeline.update_tickets, self.table),
+            "views": (self.pipeline.update_customers, self.customers),
+        }[topic]
+        batch = [
+            Message(topic, 1, i, key, value)
+            for i, (name, key, value) in enumerate(self.sent)
+            if name == topic
+        ]
+        self.sent = [sent for sent in self.sent if sent[0] != topic]
+        if batch:
+            step(table, batch)
 
     def tick(self, now: float) -> None:
         """The worker's timer at ``now``."""
         self.now = now
         self.pipeline.check_deadlines(self.table)
         self.pipeline.forget_expired(self.table)
+        self.pipeline.share_clock((0,), 1)
+        self.drain()
         self.pipeline.close_windows(self.customers)
         self.drain()
 

@@ -44,7 +44,7 @@ class Steps:
             SourceDecoder(max_bytes=4096, now=self.clock.wall),
             Metrics(self.registry, OpenTickets(), self.clock),
             OpenTickets(),
-            lambda topic, key, value: self.sent.append((topic, key, value)),
+            lambda topic, key, value, partition=None: self.sent.append((topic, key, value)),
             rules=Rules(retention=retention),
             clock=self.clock,
         )
