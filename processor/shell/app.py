@@ -141,12 +141,7 @@ def create_app(
         ]
         open_tickets.replace((partition, ticket) for partition, _, _, ticket in recovered)
         for partition, key, state, ticket in recovered:
-            # The first sweeps check every one: a closed ticket's last audit events may not
-            # be due yet (event time with a lateness allowance, events from the future).
-            pipeline.sla_due.set(partition, key, 0.0)
-            if not ticket.is_open:
-                expires = pipeline.ticket_expiry(state, ticket, state.written_at)
-                pipeline.expiry.set(partition, key, expires)
+            pipeline.recovered_ticket(partition, key, state, ticket)
 
     @customers.on_recover
     async def index_recovered_customers() -> None:
@@ -163,6 +158,7 @@ def create_app(
         views = [tp.partition for tp in revoked if tp.topic == topics.customer_views]
         pipeline.fcr_due.drop_partitions(views)
         pipeline.view_clocks.drop_partitions(views)
+        pipeline.shared_clock = None  # the views partitions' new owners must hear it
 
     return app
 

@@ -159,6 +159,8 @@ class Pipeline:
         self.sla_due = DueIndex()
         self.fcr_due = DueByPartition()
         self.view_clocks = ViewClocks()
+        self.shared_clock: tuple[float, tuple[int, ...]] | None = None
+        """What ``share_clock`` last sent; None: send it again (after a rebalance)."""
         self.expiry = DueIndex()
         self.run = uuid.uuid4().hex
         """This run of the worker: states it wrote have their outputs in its producer."""
@@ -274,6 +276,18 @@ class Pipeline:
         expires = ticket_expires_at(ticket, retention, max(heard, written or heard))
         return expires.timestamp() if expires is not None else None
 
+    def recovered_ticket(
+        self, partition: int, key: bytes, state: TicketState, ticket: TicketMetrics
+    ) -> None:
+        """Index a ticket recovered from the table's changelog."""
+        # The event-time clock goes on from the newest event the tables hold.
+        self.clock.observe(ticket.last_event_at)
+        # The first sweeps check every one: a closed ticket's last audit events may not be
+        # due yet (event time with a lateness allowance, events from the future).
+        self.sla_due.set(partition, key, 0.0)
+        if not ticket.is_open:
+            self.expiry.set(partition, key, self.ticket_expiry(state, ticket, state.written_at))
+
     def forget_expired(self, table: MutableMapping[bytes, bytes]) -> int:
         """Delete the state of closed tickets whose retention has passed; how many."""
         now = self.clock()
@@ -350,10 +364,15 @@ class Pipeline:
 
     def share_clock(self, owned: Collection[int], partitions: int) -> None:
         """On the event-time clock, tell every partition of the views topic this ticket
-        step's clock, for the ticket partitions it ``owned`` (of ``partitions``)."""
+        step's clock, for the ticket partitions it ``owned`` (of ``partitions``), when it
+        moved or ``shared_clock`` was reset."""
         if not self.clock.event_time or not owned or not self.clock.watermark:
             return
-        watermark = encode_watermark(Watermark(self.clock(), tuple(sorted(owned)), partitions))
+        shared = (self.clock(), tuple(sorted(owned)))
+        if shared == self.shared_clock:
+            return
+        self.shared_clock = shared
+        watermark = encode_watermark(Watermark(*shared, of=partitions))
         for partition in range(partitions):
             self.send(self.topics.customer_views, None, watermark, partition)
 

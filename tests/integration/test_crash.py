@@ -253,7 +253,8 @@ def settle(
     release_at: datetime,
 ) -> int:
     """Wait until every output equals the truth, moving the clock on every 2 s (a
-    restarted worker's event-time clock starts from the events it sees); the number of
+    restarted worker's event-time clock goes on from the newest event its tables hold,
+    which is not the release when the kill came before its table write); the number of
     clock events sent."""
     deadline, ticks, last_tick = time.monotonic() + SETTLE_S, 1, time.monotonic()
     while True:

@@ -143,3 +143,48 @@ def test_a_views_partition_has_no_clock_until_every_ticket_partition_was_heard_f
     assert (clocks.now(3), clocks.now(4)) == (500.0, None)
     clocks.drop_partitions([3])
     assert clocks.now(3) is None
+
+
+def late_harness() -> Harness:
+    h = Harness(rules=REPEATS)
+    h.pipeline.clock = h.clock = Clock(event_time=True, wall=lambda: 0.0, lateness_s=600)
+    return h
+
+
+def clocks_sent(h: Harness) -> int:
+    return sum(1 for topic, key, _ in h.sent if topic == "views" and key is None)
+
+
+def test_the_clock_is_shared_when_it_moved_or_the_group_rebalanced() -> None:
+    h = late_harness()
+    h.pipeline.share_clock((0, 1), 2)
+    assert clocks_sent(h) == 0  # no event yet: no clock
+    h.pipeline.ingest(SourceKind.TICKETS, [Message("t", 0, 0, b"k", orjson.dumps(TICKET_A))])
+    h.deliver("routed")
+    h.pipeline.share_clock((0, 1), 2)
+    h.pipeline.share_clock((0, 1), 2)  # idle: nothing more on the topic
+    assert clocks_sent(h) == 2
+    h.pipeline.share_clock((1,), 2)
+    assert clocks_sent(h) == 4
+    h.pipeline.shared_clock = None  # as after a rebalance
+    h.pipeline.share_clock((1,), 2)
+    assert clocks_sent(h) == 6
+
+
+TICKET_A = ticket_event(0, "A", "c1")
+
+
+def test_a_restarted_worker_with_no_new_event_closes_the_windows_its_tables_passed() -> None:
+    """The worker is killed after A's window passed on the ticket step's clock, before the
+    customer step heard of it; no event arrives after the restart."""
+    h = late_harness()
+    h.feed(SourceKind.TICKETS, TICKET_A, ticket_event(60, "A", "c1", status="solved"))
+    h.pipeline.ingest(
+        SourceKind.TICKETS, [Message("t", 0, 5, b"k", orjson.dumps(ticket_event(4360, "B", "c2")))]
+    )
+    h.drain()
+    assert not [m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]
+    h.restart()
+    h.tick(0.0)
+    verdicts = [m for m in h.on("cc.repeat-contacts") if m["type"] == "fcr_verdict"]
+    assert [(m["ticket_id"], m["fcr"]) for m in verdicts] == [("A", True)]

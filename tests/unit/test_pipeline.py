@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from processor.codec import SourceDecoder, decode_state
+from processor.core import derive
 from processor.core.customer import RepeatRule
 from processor.events import SourceKind
 from processor.metrics import Metrics
@@ -97,10 +98,22 @@ class Harness:
         self.drain()
 
     def restart(self) -> None:
-        """A new run of the worker on the recovered tables: it looks at every key at once."""
-        self.pipeline.run = "a restarted worker"
-        for key in self.table:
-            self.pipeline.sla_due.set(0, key, 0.0)
+        """A new run of the worker on the recovered tables, as the worker's recovery indexes
+        them: its clock goes on from what they hold, it looks at every key at once."""
+        old = self.pipeline
+        self.clock = Clock(old.clock.event_time, old.clock.wall, old.clock.lateness_s)
+        self.pipeline = Pipeline(
+            old.topics,
+            old.decoder,
+            old.metrics,
+            old.open_tickets,
+            old.send,
+            rules=old.rules,
+            clock=self.clock,
+        )
+        for key, value in self.table.items():
+            state = decode_state(value)
+            self.pipeline.recovered_ticket(0, key, state, derive(state))
         for key in self.customers:
             self.pipeline.fcr_due.set(1, key, 0.0)
 
