@@ -358,9 +358,7 @@ class Pipeline:
                 state = update(state, key.decode(), view)
             assert state is not None
             again = before is not None and before.writer != self.run  # see update_tickets
-            judged = self._judge_customer(table, partitions[key], key, before, state, again=again)
-            if again:
-                self._republish(judged)
+            self._judge_customer(table, partitions[key], key, before, state, again=again)
 
     def share_clock(self, owned: Collection[int], partitions: int) -> None:
         """On the event-time clock, tell every partition of the views topic this ticket
@@ -388,11 +386,7 @@ class Pipeline:
             if stored is not None:
                 state = decode_customer(stored)
                 again = _unconfirmed(state, self.run)
-                judged = self._judge_customer(
-                    table, partition, key, state, state, again=again, swept=True
-                )
-                if again:
-                    self._republish(judged)
+                self._judge_customer(table, partition, key, state, state, again=again, swept=True)
         return len(due)
 
     def _judge_customer(
@@ -405,8 +399,9 @@ class Pipeline:
         *,
         again: bool = False,
         swept: bool = False,
-    ) -> CustomerState:
-        """Report new repeats and due verdicts; write the state if anything changed."""
+    ) -> None:
+        """Report new repeats and due verdicts; write the state if anything changed
+        (``again``: publish all its repeat flags and verdicts, see ``_republish``)."""
         rule = self.rules.repeat
         assert rule is not None
         judged, changes = observe(state, rule)
@@ -426,7 +421,7 @@ class Pipeline:
                 table.pop(key, None)
                 self.fcr_due.set(partition, key, None)
                 self.metrics.forgotten.labels("customers").inc()
-                return judged
+                return
         if judged != stored or again:
             judged = self._stamped(judged, swept=swept)
             table[key] = encode_customer(judged)
@@ -435,7 +430,8 @@ class Pipeline:
             upcoming.append(customer_expires_at(judged, retention, written))
         soonest = min((moment for moment in upcoming if moment is not None), default=None)
         self.fcr_due.set(partition, key, soonest.timestamp() if soonest else None)
-        return judged
+        if again:
+            self._republish(judged)
 
     def _republish(self, state: CustomerState) -> None:
         """Publish the customer's repeat flags and verdicts again, with the same ids: the
