@@ -64,11 +64,12 @@ class KafkaSettings(BaseModel):
     ssl_certfile: str | None = Field(default=None, description="Client certificate (mTLS).")
     ssl_keyfile: str | None = Field(default=None, description="Client key (mTLS).")
     fetch_max_wait_ms: int = Field(
-        default=100,
+        default=1500,
         ge=1,
         le=30000,
-        description="Longest a worker's consumer waits in a fetch for new records (Faust "
-        "waits 1500); brokers that always wait it out (the embedded one) add it to every hop.",
+        description="Longest a worker's consumer waits in a fetch for new records (Faust's "
+        "1500 by default); brokers that always wait it out (the embedded one) add it to every "
+        "hop.",
     )
     session_timeout_s: float = Field(
         default=10.0,
