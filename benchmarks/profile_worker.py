@@ -51,14 +51,8 @@ SPECIFIC: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("other pipeline code", ("processor/shell/pipeline.py",)),
     ("table writes (Faust table + changelog)", ("faust/tables/", "faust/stores/")),
     (
-        "producing (outbox, record batches, aiokafka)",
-        (
-            "processor/shell/outbox.py",
-            "faust/transport/producer",
-            "aiokafka/producer",
-            "faust/topics.py",
-            "send_soon",
-        ),
+        "producing (Faust send_soon, producer buffer, aiokafka)",
+        ("faust/transport/producer", "aiokafka/producer", "faust/topics.py", "send_soon"),
     ),
     ("sockets (writes to the broker)", ("selector_events.py",)),
     ("consuming (fetch, records)", ("aiokafka/consumer", "aiokafka/record", "consumer.py")),

@@ -15,12 +15,11 @@ and deletes the state of closed tickets and of customers whose retention has pas
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import faust
 from aiokafka.partitioner import murmur2
-from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 
 from processor.codec import SourceDecoder, decode_state
 from processor.config import Settings
@@ -30,7 +29,6 @@ from processor.kafka import faust_broker_options
 from processor.metrics import CUSTOMER_VIEWS_LAG, ROUTED_LAG, Metrics
 from processor.open_tickets import OpenTickets
 from processor.shell.lag import consumer_lag
-from processor.shell.outbox import Outbox, OutboxTable, deliver_before_commits
 from processor.shell.pipeline import Clock, Message, Pipeline, Rules, Topics
 
 RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes}
@@ -73,6 +71,20 @@ def create_app(
         sla_events=settings.topics.sla_events,
         repeat_contacts=settings.topics.repeat_contacts,
     )
+    outputs = {
+        topics.routed: routed,
+        topics.customer_views: views,
+        **{
+            name: app.topic(name, **RAW)
+            for name in (
+                topics.ticket_metrics,
+                topics.deadletter,
+                topics.sla_events,
+                topics.repeat_contacts,
+            )
+        },
+    }
+
     lag_names = {
         **{settings.topics.source(kind): kind.value for kind in SourceKind},
         topics.routed: ROUTED_LAG,
@@ -80,34 +92,29 @@ def create_app(
     }
     metrics.lag.source = lambda: consumer_lag(app, lag_names)
 
-    producer = cast(AiokafkaProducer, app.producer)
-    outbox = Outbox(producer._ensure_producer)
-    deliver_before_commits(producer, outbox)
+    def send(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+        # Buffered; Faust flushes the producer before it commits the input offsets.
+        outputs[topic].send_soon(key=key, value=value, partition=partition, force=True)
+
     decoder = SourceDecoder(
         settings.max_event_bytes,
         now=clock.wall,
         max_future_skew_s=settings.max_future_skew_s,
         max_age_days=settings.max_event_age_days,
     )
-    pipeline = Pipeline(
-        topics, decoder, metrics, open_tickets, outbox.send, rules=rules, clock=clock
-    )
-    ticket_states = _through(tickets, outbox)
-    customer_states = _through(customers, outbox)
+    pipeline = Pipeline(topics, decoder, metrics, open_tickets, send, rules=rules, clock=clock)
     for kind in SourceKind:
-        _add_ingest_agent(app, settings, pipeline, outbox, kind)
+        _add_ingest_agent(app, settings, pipeline, kind)
 
     @app.agent(routed, name="tickets", concurrency=1)
     async def ticket_agent(stream: faust.StreamT[bytes]) -> None:
         async for events in _batches(stream, settings):
-            pipeline.update_tickets(ticket_states, (_message(event) for event in events))
-            await outbox.keep_up()
+            pipeline.update_tickets(tickets, (_message(event) for event in events))
 
     @app.agent(views, name="customers", concurrency=1)
     async def customer_agent(stream: faust.StreamT[bytes]) -> None:
         async for events in _batches(stream, settings):
-            pipeline.update_customers(customer_states, (_message(event) for event in events))
-            await outbox.keep_up()
+            pipeline.update_customers(customers, (_message(event) for event in events))
 
     def owned(topic: str) -> set[int]:
         actives = app.assignor.assigned_actives()
@@ -115,11 +122,11 @@ def create_app(
 
     async def sweep() -> None:
         # No await inside: it never interleaves with an agent's batch.
-        pipeline.check_deadlines(ticket_states)
-        pipeline.forget_expired(ticket_states)
+        pipeline.check_deadlines(tickets)
+        pipeline.forget_expired(tickets)
         if rules.repeat is not None:
             pipeline.share_clock(owned(topics.routed), partitions)
-            pipeline.close_windows(customer_states)
+            pipeline.close_windows(customers)
 
     app.timer(settings.sla.check_interval_s)(sweep)
 
@@ -157,14 +164,13 @@ def create_app(
 
 
 def _add_ingest_agent(
-    app: faust.App, settings: Settings, pipeline: Pipeline, outbox: Outbox, kind: SourceKind
+    app: faust.App, settings: Settings, pipeline: Pipeline, kind: SourceKind
 ) -> None:
     topic = app.topic(settings.topics.source(kind), **RAW)
 
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         async for events in _batches(stream, settings):
             pipeline.ingest(kind, (_message(event) for event in events))
-            await outbox.keep_up()
 
     app.agent(topic, name=f"ingest-{kind.value}", concurrency=1)(ingest)
 
@@ -175,12 +181,6 @@ def _batches(
     # ``take_events`` lives on the concrete Stream, not on the StreamT interface.
     concrete = cast(faust.Stream[bytes], stream)
     return concrete.take_events(settings.batch_size, settings.batch_within_s)
-
-
-def _through(table: faust.types.TableT[Any, Any], outbox: Outbox) -> OutboxTable:
-    """The table's store, written with its changelog records in the outbox."""
-    store = cast(MutableMapping[bytes, bytes], table.data)
-    return OutboxTable(store, table.changelog_topic.get_topic_name(), outbox)
 
 
 def _message(event: Any) -> Message:

@@ -50,6 +50,7 @@ from processor.metrics import Metrics
 from processor.open_tickets import OpenTickets
 from processor.policies import load_policies
 from processor.shell.app import create_app
+from processor.shell.completeflush import install_complete_flush
 from processor.shell.fetchwait import install_fetch_wait
 from processor.shell.health import (
     Health,
@@ -307,6 +308,7 @@ def run_worker(settings: Settings) -> None:
     install_highwater_correction()
     install_fetch_wait(settings.kafka.fetch_max_wait_ms)
     install_uncommitted_seek()
+    install_complete_flush()
     clock = clock_of(settings)
     registry = CollectorRegistry()
     open_tickets = OpenTickets()

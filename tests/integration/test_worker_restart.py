@@ -82,17 +82,13 @@ def test_stops_and_restarts_mid_stream_lose_and_double_count_nothing(
     rng.shuffle(stream)
     expected = expected_snapshots(per_ticket)
 
-    # The second half is produced while the restarted worker runs, so that it has at least
-    # a third of the stream to consume before it is killed, however fast the first one was.
-    half = len(stream) // 2
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
-    producer = threading.Thread(target=produce_slowly, args=(settings, stream[half:]), daemon=True)
+    producer = threading.Thread(target=produce_slowly, args=(settings, stream), daemon=True)
     try:
         worker.wait_for(lambda w: w.scrape() is not None, what="/metrics")
-        produce_slowly(settings, stream[:half])
+        producer.start()
         wait_consumed(worker, len(stream) // 3)
         worker.stop()  # graceful
-        producer.start()
         worker.start()
         wait_consumed(worker, len(stream) // 3)
         worker.kill()  # SIGKILL: the uncommitted tail is redelivered
