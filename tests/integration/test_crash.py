@@ -73,6 +73,8 @@ INTERNAL_CAP = 2000
 """Messages on the internal topics the producer lets the group fall behind."""
 CHUNK = 250
 SETTLE_S = 120.0
+READY_S = 300.0
+"""Longest a restarted worker may take to recover its tables (the long run's are large)."""
 
 
 @dataclass
@@ -128,6 +130,9 @@ def test_sigkills_at_random_moments_lose_nothing_and_count_nothing_twice(
         time.sleep(rng.uniform(0.2, 2.0))
         log.kill_and_restart(worker, "releasing deadlines", len(scenario.messages))
         ticks = settle(settings, worker, scenario, watchers, release_at)
+        # All the outputs can be out before the last run has recovered its tables; its
+        # gauges count once it is ready.
+        worker.wait_for(WorkerProcess.ready, timeout=READY_S, what="ready to count")
         eventually(lambda: check_gauges(worker, scenario), timeout=30, pause=1)
         final = worker.scrape()
     sla_events, repeat_contacts = watchers[1].messages(), watchers[2].messages()
